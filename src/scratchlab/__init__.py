@@ -1,0 +1,3 @@
+"""scratchlab: train image classifiers from scratch in NumPy and write the lab report."""
+
+__version__ = "0.1.0"
