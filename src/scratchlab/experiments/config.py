@@ -1,0 +1,201 @@
+"""Read an experiment TOML file into validated runs.
+
+    experiment.toml ─► header (name, title, seed, gradcheck)
+                    └► defaults [data] [model] [train]  ─┐
+                       [[runs]] overrides, [grid] lists ─┴► list[RunSpec]
+
+A `[grid]` (top level or inside a run) maps dotted keys to lists of values and expands into
+the Cartesian product of runs, named after the values (`eta0.01-lambda0.1`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from scratchlab.errors import ConfigError
+from scratchlab.experiments.schema import ExperimentHeader, GradcheckSpec, RunSpec
+
+_SECTIONS = ("data", "model", "train")
+_HEADER_KEYS = set(ExperimentHeader.model_fields)
+_TOP_KEYS = _HEADER_KEYS | set(_SECTIONS) | {"runs", "grid"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: its header and the fully resolved runs, in file order."""
+
+    header: ExperimentHeader
+    runs: list[RunSpec]
+    source: Path | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.header.name
+
+    @property
+    def gradcheck(self) -> GradcheckSpec | None:
+        spec = self.header.gradcheck
+        if spec is True:
+            return GradcheckSpec()
+        return spec or None
+
+
+def describe_validation_error(exc: ValidationError, where: str) -> str:
+    """One line per problem: `where: field.path: message (got value)`."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        loc = loc.replace("lambda_", "lambda")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/EXPERIMENTS.md for valid keys)"
+        got = err.get("input")
+        shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {got!r})"
+        lines.append(f"{where}: {loc or 'value'}: {msg}{shown}")
+    return "; ".join(dict.fromkeys(lines))
+
+
+def load_experiment(path: str | Path, *, overrides: dict | None = None) -> Experiment:
+    """Read and validate an experiment file; `overrides` (nested dict) applies to every run."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"experiment file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read experiment file {path}: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_experiment(raw, source=path, overrides=overrides)
+
+
+def parse_experiment(
+    raw: dict, *, source: Path | None = None, overrides: dict | None = None
+) -> Experiment:
+    where = str(source) if source else "experiment"
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown top-level key(s) {unknown}; valid keys are {sorted(_TOP_KEYS)}"
+        )
+    if "name" not in raw and source is not None:
+        raw = {**raw, "name": source.stem}
+    try:
+        header = ExperimentHeader.model_validate({k: raw[k] for k in _HEADER_KEYS if k in raw})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, where)) from None
+
+    defaults = {s: raw.get(s, {}) for s in _SECTIONS}
+    for section, value in defaults.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table, got {value!r}")
+    defaults |= {"seed": header.seed, "ensemble": header.ensemble}
+
+    entries = raw.get("runs", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{where}: runs must be an array of tables ([[runs]])")
+    if "grid" in raw:
+        entries = [*entries, {"name": "grid", "grid": raw["grid"]}]
+    if not entries:
+        entries = [{"name": "default"}]
+
+    runs: list[RunSpec] = []
+    for index, entry in enumerate(entries):
+        for merged in _expand(entry, defaults, where, index):
+            if overrides:
+                merged = _deep_merge(merged, overrides)
+            label = f"{where}: run {merged.get('name', index + 1)!r}"
+            try:
+                runs.append(RunSpec.model_validate(merged))
+            except ValidationError as exc:
+                raise ConfigError(describe_validation_error(exc, label)) from None
+    names = [r.name for r in runs]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"{where}: run names must be unique; repeated: {duplicated}")
+    return Experiment(header=header, runs=runs, source=source, raw=raw)
+
+
+def _expand(entry: dict, defaults: dict, where: str, index: int) -> list[dict]:
+    """One [[runs]] entry → one merged dict, or one per grid point if it has a grid."""
+    entry = dict(entry)
+    grid = entry.pop("grid", None)
+    base = _deep_merge(defaults, entry)
+    base.setdefault("name", f"run{index + 1}")
+    if grid is None:
+        return [base]
+    axes = _grid_axes(grid, where)
+    prefix = "" if base["name"] == "grid" else f"{base['name']}-"
+    out = []
+    for values in itertools.product(*(vals for _, vals in axes)):
+        point = copy.deepcopy(base)
+        parts = []
+        for (dotted, _), value in zip(axes, values, strict=True):
+            _set_dotted(point, dotted, value)
+            parts.append(f"{dotted.rsplit('.', 1)[-1]}{_fmt(value)}")
+        point["name"] = prefix + "-".join(parts)
+        out.append(point)
+    return out
+
+
+def _grid_axes(grid: Any, where: str) -> list[tuple[str, list]]:
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{where}: grid must be a table of lists, e.g. train.eta = [0.1, 0.01]")
+    axes: list[tuple[str, list]] = []
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(value, dotted + ".")
+            elif isinstance(value, list) and value:
+                axes.append((dotted, value))
+            else:
+                raise ConfigError(f"{where}: grid.{dotted} must be a non-empty list of values")
+
+    walk(grid, "")
+    for dotted, _ in axes:
+        if dotted.split(".")[0] not in _SECTIONS:
+            raise ConfigError(
+                f"{where}: grid key {dotted!r} must start with one of {list(_SECTIONS)}"
+            )
+    return axes
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "+".join(_fmt(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("kind") or "x")
+    return str(value)
+
+
+def _set_dotted(target: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = target
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    """Merge tables recursively; a table with a `name` (a schedule) replaces, not merges."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "name" not in value:
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -1,0 +1,181 @@
+"""The experiment-file schema, validated by pydantic.
+
+An experiment file (TOML) holds defaults in `[data]`, `[model]` and `[train]`, an optional
+`[grid]`, and a list of `[[runs]]`, each overriding any default. Every run is validated as a
+whole `RunSpec` after its overrides are merged, so a bad value names the run and the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scratchlab.errors import ConfigError
+
+DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
+SPLITS = {
+    "cifar10": ("a1", "all"),
+    "mnist": ("standard", "full"),
+    "fashion-mnist": ("standard", "full"),
+    "digits": ("standard", "full"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class DataSpec(_Strict):
+    """Which images, split and preprocessing a run uses."""
+
+    dataset: Literal["cifar10", "mnist", "fashion-mnist", "digits"] = "cifar10"
+    split: str = "a1"
+    val_size: int = Field(1000, ge=1)
+    path: str | None = None
+    retrain_split: str | None = None  # e.g. "full": after fitting, retrain on it and test
+
+    @model_validator(mode="after")
+    def _split_exists(self) -> DataSpec:
+        valid = SPLITS[self.dataset]
+        for field in ("split", "retrain_split"):
+            value = getattr(self, field)
+            if value is not None and value not in valid:
+                raise ValueError(
+                    f"{field} {value!r} is not a split of {self.dataset}; use one of {list(valid)}"
+                )
+        return self
+
+
+class ModelSpec(_Strict):
+    """Architecture: hidden=[] is the linear classifier."""
+
+    hidden: list[Annotated[int, Field(ge=1)]] = []
+    activation: Literal["relu"] = "relu"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout_where: Literal["hidden", "every_dense"] = "hidden"
+    batch_norm: bool = False
+    loss: Literal["cross_entropy", "svm"] = "cross_entropy"
+    init: Literal["normal", "xavier", "he"] = "normal"
+    init_std: float = Field(0.01, gt=0.0)
+
+
+class ConstantSchedule(_Strict):
+    name: Literal["constant"] = "constant"
+
+
+class ExpDecaySchedule(_Strict):
+    name: Literal["exp_decay"]
+    gamma: float = Field(gt=0.0, le=1.0)
+
+
+class StepDecaySchedule(_Strict):
+    name: Literal["step_decay"]
+    every: int = Field(ge=1)
+    factor: float = Field(gt=1.0)
+
+
+class CyclicalSchedule(_Strict):
+    name: Literal["cyclical"]
+    eta_min: float = Field(gt=0.0)
+    eta_max: float = Field(gt=0.0)
+    step_size: int = Field(ge=1)
+
+
+class CosineSchedule(_Strict):
+    name: Literal["cosine"]
+    eta_min: float = Field(0.0, ge=0.0)
+
+
+Schedule = Annotated[
+    ConstantSchedule | ExpDecaySchedule | StepDecaySchedule | CyclicalSchedule | CosineSchedule,
+    Field(discriminator="name"),
+]
+
+
+class AugmentSpec(_Strict):
+    """One augmentation; its parameters are checked by scratchlab.data.augment."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    @model_validator(mode="after")
+    def _known(self) -> AugmentSpec:
+        from scratchlab.data.augment import build_augmenter
+
+        try:
+            build_augmenter([self.as_dict()], (3, 32, 32))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, **(self.model_extra or {})}
+
+
+class EarlyStoppingSpec(_Strict):
+    monitor: Literal["val_loss", "val_cost", "val_acc"] = "val_loss"
+    patience: int = Field(5, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = True
+
+
+class TrainSpec(_Strict):
+    """Optimisation: everything the fit loop needs."""
+
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = "sgd"
+    eta: float = Field(0.001, gt=0.0)
+    lambda_: float = Field(0.0, ge=0.0, alias="lambda")
+    l1: float = Field(0.0, ge=0.0)
+    n_epochs: int = Field(40, ge=1)
+    n_batch: int | Literal["full"] = 100
+    schedule: Schedule = ConstantSchedule()
+    shuffle: bool = False
+    augment: list[AugmentSpec] = []
+    early_stopping: EarlyStoppingSpec | None = None
+    keep_best: bool = False
+    checkpoint_every: int = Field(1, ge=0)
+
+    @field_validator("n_batch")
+    @classmethod
+    def _positive_batch(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError('n_batch must be >= 1 (or "full" for full-batch training)')
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_by_name(cls, value: object) -> object:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class RunSpec(_Strict):
+    """One fully resolved run: what `scratchlab run` trains and reports."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=,+-]*$", max_length=120)
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    ensemble: int = Field(1, ge=1, le=50)
+    data: DataSpec = DataSpec()
+    model: ModelSpec = ModelSpec()
+    train: TrainSpec = TrainSpec()
+
+
+class GradcheckSpec(_Strict):
+    n_samples: int = Field(20, ge=1)
+    n_dims: int = Field(20, ge=1)
+    h: float = Field(1e-5, gt=0.0)
+    hidden: list[Annotated[int, Field(ge=1)]] | None = None
+    lambda_: float = Field(0.1, ge=0.0, alias="lambda")
+    loss: Literal["cross_entropy", "svm"] | None = None
+
+
+class ExperimentHeader(_Strict):
+    """Top-level keys that are not run defaults."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    title: str = ""
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    ensemble: int = Field(1, ge=1, le=50)
+    gradcheck: bool | GradcheckSpec = False
