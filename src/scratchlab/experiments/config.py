@@ -58,7 +58,8 @@ def describe_validation_error(exc: ValidationError, where: str) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/EXPERIMENTS.md for valid keys)"
         got = err.get("input")
-        shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {got!r})"
+        quiet = err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict | list)
+        shown = "" if quiet else f" (got {got!r})"
         lines.append(f"{where}: {loc or 'value'}: {msg}{shown}")
     return "; ".join(dict.fromkeys(lines))
 

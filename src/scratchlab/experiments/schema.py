@@ -30,7 +30,7 @@ class DataSpec(_Strict):
     """Which images, split and preprocessing a run uses."""
 
     dataset: Literal["cifar10", "mnist", "fashion-mnist", "digits"] = "cifar10"
-    split: str = "a1"
+    split: str | None = None  # None: the dataset's standard split (a1 / standard)
     val_size: int = Field(1000, ge=1)
     path: str | None = None
     retrain_split: str | None = None  # e.g. "full": after fitting, retrain on it and test
@@ -38,6 +38,8 @@ class DataSpec(_Strict):
     @model_validator(mode="after")
     def _split_exists(self) -> DataSpec:
         valid = SPLITS[self.dataset]
+        if self.split is None:
+            object.__setattr__(self, "split", valid[0])
         for field in ("split", "retrain_split"):
             value = getattr(self, field)
             if value is not None and value not in valid:

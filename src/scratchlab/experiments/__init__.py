@@ -1,0 +1,1 @@
+"""Experiment files to reports: schema, expansion, runner, report."""
