@@ -173,16 +173,22 @@ def get_schedule(name: str, eta: float, **kw: Any) -> Schedule:
     key = str(name).lower()
     try:
         eta = float(eta)
-        kw = {k: (float(v) if k.startswith("eta") or k in ("gamma", "factor") else v)
-              for k, v in kw.items()}  # fmt: skip
+        kw = {
+            k: (float(v) if k.startswith("eta") or k in ("gamma", "factor") else v)
+            for k, v in kw.items()
+        }
     except (TypeError, ValueError):
         raise ConfigError(f"schedule {name!r}: eta and its parameters must be numbers") from None
     if key == "cyclical":
         kw.setdefault("eta_max", eta)
         cls: type = Cyclical
     else:
-        cls = {"constant": Constant, "exp_decay": ExpDecay, "step_decay": StepDecay,
-               "cosine": Cosine}.get(key)  # fmt: skip
+        cls = {
+            "constant": Constant,
+            "exp_decay": ExpDecay,
+            "step_decay": StepDecay,
+            "cosine": Cosine,
+        }.get(key)
         if cls is None:
             raise ConfigError(f"unknown schedule {name!r}; use one of {', '.join(SCHEDULES)}")
         kw["eta"] = eta

@@ -1,0 +1,19 @@
+"""The fit loop: `fit(...) -> History`, with early stopping, best-weight keeping, progress."""
+
+from __future__ import annotations
+
+from scratchlab.train.callbacks import MONITORS, Callback, EarlyStopping, KeepBest, RichProgress
+from scratchlab.train.fit import fit
+from scratchlab.train.history import COLUMNS, STATUSES, History
+
+__all__ = [
+    "COLUMNS",
+    "MONITORS",
+    "STATUSES",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "KeepBest",
+    "RichProgress",
+    "fit",
+]

@@ -1,0 +1,242 @@
+"""`fit`: mini-batch training with per-epoch evaluation, callbacks and a divergence guard.
+
+    for epoch in initial_epoch+1 .. n_epochs:
+        batches (in order, or a fresh permutation per epoch) ─► augment ─►
+        loss = model.train_step_grads(Xb, yb) ─► optimizer.step(model, schedule.lr(step, epoch-1))
+        row = evaluate(whole train set, whole val set) + lr + time ─► history ─► callbacks
+
+Batches: with `shuffle=False` batch j is rows j*n_batch:(j+1)*n_batch (DD2424 Assignment 1),
+handed over as views (no copy); the last batch may be smaller. With `shuffle=True` the row
+order is `rng.permutation(N)` each epoch and each batch is gathered with `np.take(..., out=)`
+into one preallocated buffer, so no shuffled copy of the training set is ever made. Full
+batch (`n_batch=None` or >= N) is one update per epoch on the whole set (never shuffled: the
+order of a full batch does not change its gradient).
+
+Resume: pass the `history` so far (its last row is the epoch the weights belong to), an
+optimiser whose `load_state_dict` restored its buffers and step count (the schedule's global
+step is `optimizer.t`), and an `rng` whose state was restored with
+`rng.bit_generator.state = saved_state`, where `saved_state = rng.bit_generator.state` was
+read in an `on_epoch_end` callback (the state there is the one the next epoch starts from).
+If dropout layers hold their own Generator, save and restore theirs too (or build the model
+with the same Generator). Then `fit(..., n_epochs=total, history=history)` continues with
+epoch `history.last_epoch + 1` and, given the same seeds, reproduces the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from scratchlab.errors import ConfigError
+from scratchlab.optim import Optimizer, Schedule, get_optimizer, get_schedule
+from scratchlab.train.callbacks import EarlyStopping, KeepBest
+from scratchlab.train.history import History
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class _Batches:
+    """Yields `(Xb, yb)` for one epoch; reuses one batch buffer when gathering or copying."""
+
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, n_batch: int | None, shuffle: bool, copy: bool
+    ) -> None:
+        self.X, self.y, self.n = X, y, len(X)
+        self.size = self.n if n_batch is None else min(int(n_batch), self.n)
+        self.shuffle = shuffle and self.size < self.n
+        gather = self.shuffle or copy  # augment may write into its input: never a view of X
+        self.xbuf = np.empty((self.size, *X.shape[1:]), X.dtype) if gather else None
+        self.ybuf = np.empty(self.size, y.dtype) if self.shuffle else None
+
+    def __len__(self) -> int:
+        return -(-self.n // self.size)
+
+    def epoch(self, rng: np.random.Generator | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        perm = rng.permutation(self.n) if self.shuffle else None
+        for start in range(0, self.n, self.size):
+            stop = min(start + self.size, self.n)
+            if perm is not None:
+                idx = perm[start:stop]
+                xb = np.take(self.X, idx, axis=0, out=self.xbuf[: stop - start], mode="clip")
+                yb = np.take(self.y, idx, out=self.ybuf[: stop - start], mode="clip")
+            else:
+                xb, yb = self.X[start:stop], self.y[start:stop]
+                if self.xbuf is not None:
+                    buf = self.xbuf[: stop - start]
+                    np.copyto(buf, xb)
+                    xb = buf
+            yield xb, yb
+
+
+def _as_xy(data: Any, what: str, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray] | None:
+    if data is None:
+        return None
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a pair (X, y)") from None
+    X = np.asarray(X) if dtype is None else np.asarray(X, dtype=dtype)  # one cast, at the edge
+    y = np.asarray(y, dtype=np.int64)
+    if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
+        raise ConfigError(f"{what}: X must be (N, d) and y (N,), got {X.shape} and {y.shape}")
+    return X, y
+
+
+def _evaluate(model: Any, data: tuple | None, chunk: int) -> tuple[float, float, float]:
+    if data is None or len(data[0]) == 0:
+        return math.nan, math.nan, math.nan
+    r = model.evaluate(data[0], data[1], chunk=chunk)
+    return float(r["loss"]), float(r["cost"]), float(r["acc"])
+
+
+def _epoch_row(model, train, val, chunk, epoch, lr, elapsed) -> dict[str, float]:
+    tl, tc, ta = _evaluate(model, train, chunk)
+    vl, vc, va = _evaluate(model, val, chunk)
+    return {
+        "epoch": epoch,
+        "train_loss": tl,
+        "train_cost": tc,
+        "train_acc": ta,
+        "val_loss": vl,
+        "val_cost": vc,
+        "val_acc": va,
+        "lr": float(lr),
+        "time": elapsed,
+    }
+
+
+def _non_finite(row: dict, has_val: bool) -> str | None:
+    keys = ("train_loss", "train_cost") + (("val_loss", "val_cost") if has_val else ())
+    bad = [k for k in keys if not math.isfinite(row[k])]
+    return f"{bad[0]} = {row[bad[0]]}" if bad else None
+
+
+def fit(
+    model: Any,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    optimizer: Optimizer | str,
+    schedule: Schedule | float,
+    n_epochs: int,
+    n_batch: int | None = 100,
+    shuffle: bool = False,
+    rng: np.random.Generator | None = None,
+    augment: Augment | None = None,
+    callbacks: Sequence[Any] = (),
+    early_stopping: EarlyStopping | None = None,
+    keep_best: bool | KeepBest = False,
+    eval_chunk: int = 10_000,
+    history: History | None = None,
+    initial_epoch: int | None = None,
+) -> History:
+    """Train `model` in place and return its `History` (epoch 0 row = before training).
+
+    model: the `scratchlab.nn.Sequential` protocol (train_step_grads, parameters, evaluate,
+        get_weights / set_weights).
+    train, val: `(X (N, d), y (N,))`; X is cast once to the parameters' dtype (float32) if it
+        differs. `val` may be None or empty: its columns are then NaN.
+    optimizer: an `Optimizer` or a name for `get_optimizer`; schedule: a `Schedule` or a
+        constant rate. The schedule sees `(step = optimizer.t, epoch = 0-based epoch)`.
+    n_epochs: the epoch to train up to (like Keras: with a resumed history, the total).
+    n_batch: rows per update; None (or >= N) = full batch. shuffle: new order every epoch.
+    rng: the Generator for shuffling and `augment(Xb, rng) -> Xb` (needed by either).
+        `augment` gets a scratch batch (never a view of X) and may change it in place.
+    early_stopping: an `EarlyStopping`; keep_best: restore the best val_acc epoch's weights at
+        the end (True, or a `KeepBest` whose state a checkpoint restored). Both need val data.
+    history, initial_epoch: resume (see module docstring). Without `history`, training starts
+        at `initial_epoch` (default 0) with a fresh evaluation as its first row.
+    A non-finite loss (a batch's or an evaluation's) ends the run with status `diverged`.
+    """
+    params = list(model.parameters())
+    dtype = params[0][2].dtype if params else None
+    train_xy = _as_xy(train, "train", dtype)
+    val_xy = _as_xy(val, "val", dtype)
+    has_val = val_xy is not None and len(val_xy[0]) > 0
+    if len(train_xy[0]) == 0:
+        raise ConfigError("the training set is empty")
+    if n_batch is not None and (int(n_batch) != n_batch or n_batch < 1):
+        raise ConfigError(f"n_batch must be a whole number >= 1 (or None: full batch): {n_batch}")
+    if (shuffle or augment is not None) and rng is None:
+        raise ConfigError("shuffle and augment need rng=np.random.default_rng(seed)")
+    opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    sched = get_schedule("constant", schedule) if isinstance(schedule, int | float) else schedule
+
+    hist = history if history is not None else History()
+    start = initial_epoch if initial_epoch is not None else (hist.last_epoch or 0)
+    if hist.rows and hist.last_epoch != start:
+        raise ConfigError(f"initial_epoch {start} != the history's last epoch {hist.last_epoch}")
+    if n_epochs < start:
+        raise ConfigError(f"n_epochs ({n_epochs}) is before the starting epoch ({start})")
+
+    cbs = list(callbacks)
+    if early_stopping is not None:
+        cbs.append(early_stopping)
+    if keep_best:
+        cbs.append(keep_best if isinstance(keep_best, EarlyStopping) else KeepBest())
+    for cb in cbs:
+        if isinstance(cb, EarlyStopping) and cb.monitor.startswith("val") and not has_val:
+            raise ConfigError(f"{cb.monitor} (early stopping / keep_best) needs validation data")
+    epoch_cbs = [cb.on_epoch_end for cb in cbs if hasattr(cb, "on_epoch_end")]
+    batch_cbs = [cb.on_batch_end for cb in cbs if hasattr(cb, "on_batch_end")]
+
+    batches = _Batches(*train_xy, n_batch, shuffle, copy=augment is not None)
+    t0, offset = time.perf_counter(), (hist.rows[-1]["time"] if hist.rows else 0.0)
+    hist.status, hist.message = "running", ""
+    for cb in cbs:
+        if hasattr(cb, "on_train_begin"):
+            cb.on_train_begin(model, hist)
+
+    def record(epoch: int, lr: float) -> bool:
+        """Evaluate, append the row, run callbacks; True = stop."""
+        row = _epoch_row(
+            model, train_xy, val_xy, eval_chunk, epoch, lr, offset + time.perf_counter() - t0
+        )
+        hist.append(row)
+        row = hist.rows[-1]
+        bad = _non_finite(row, has_val)
+        if bad:
+            hist.status, hist.message = "diverged", f"non-finite {bad} at epoch {epoch}"
+            return True
+        stop = False
+        for on_epoch_end in epoch_cbs:
+            stop = bool(on_epoch_end(epoch, row, model)) or stop
+        if stop:
+            hist.status, hist.message = "early_stopped", f"stopped after epoch {epoch}"
+        return stop
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # guarded below
+        stop = False
+        if not hist.rows:
+            stop = record(start, sched.lr(opt.t, start))
+        for epoch in range(start + 1, n_epochs + 1):
+            if stop:
+                break
+            lr = math.nan
+            for xb, yb in batches.epoch(rng):
+                if augment is not None:
+                    xb = augment(xb, rng)
+                lr = sched.lr(opt.t, epoch - 1)
+                loss = model.train_step_grads(xb, yb)
+                if not math.isfinite(loss):
+                    hist.status = "diverged"
+                    hist.message = f"non-finite training loss ({loss}) at epoch {epoch}, "
+                    hist.message += f"update {opt.t + 1}; lower the learning rate"
+                    break
+                opt.step(model, lr)
+                for on_batch_end in batch_cbs:
+                    on_batch_end(opt.t, float(loss))
+            if hist.status == "diverged":
+                break
+            stop = record(epoch, lr)
+    if hist.status == "running":
+        hist.status = "completed"
+    hist.best_epoch = hist.best("val_acc") if has_val else None
+    for cb in cbs:  # restorers last: keep_best wins over early stopping
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(model, hist)
+    return hist
