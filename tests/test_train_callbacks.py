@@ -164,3 +164,15 @@ def test_early_stopping_with_a_real_model_and_rising_val_loss():
     )
     assert hist.status == "early_stopped" and hist.last_epoch == 2 and hist.best_epoch == 0
     assert all(np.array_equal(w, start[k]) for k, w in model.get_weights().items())
+
+
+def test_on_train_end_of_other_callbacks_sees_restored_weights():
+    seen = []
+
+    class Saver:
+        def on_train_end(self, model, history):
+            seen.append((float(model.w[0]), history.best_epoch))
+
+    model = Scripted(val_acc=[0.1, 0.3, 0.5, 0.45, 0.5, 0.2, 0.3, 0.4, 0.1])
+    run(model, keep_best=True, callbacks=[Saver()])
+    assert seen == [(-2.0, 2)]

@@ -5,7 +5,8 @@ A callback is any object with some of these methods (all optional)::
     on_train_begin(model, history)          # history may already hold rows (a resumed run)
     on_epoch_end(epoch, row, model) -> bool | None   # True asks fit to stop after this epoch
     on_batch_end(step, loss)                # after each update (step counts from 1)
-    on_train_end(model, history)            # also after a diverged run
+    on_train_end(model, history)            # also after a diverged run; EarlyStopping /
+                                            # KeepBest restore first, so others see final weights
 
 `on_epoch_end` is called for the starting row too (epoch 0, the untrained model), unless that
 row came from a resumed history: `on_train_begin` sees those rows instead.

@@ -235,7 +235,8 @@ def fit(
     if hist.status == "running":
         hist.status = "completed"
     hist.best_epoch = hist.best("val_acc") if has_val else None
-    for cb in cbs:  # restorers last: keep_best wins over early stopping
+    restorers = [cb for cb in cbs if isinstance(cb, EarlyStopping)]  # keep_best applied last
+    for cb in restorers + [cb for cb in cbs if cb not in restorers]:  # others see final weights
         if hasattr(cb, "on_train_end"):
             cb.on_train_end(model, hist)
     return hist
