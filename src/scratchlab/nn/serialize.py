@@ -95,11 +95,15 @@ def load_model(path: str | Path, rng: np.random.Generator | None = None) -> Sequ
     path = Path(path)
     hint = "expected an .npz written by Sequential.save / `scratchlab` runs"
     if not path.is_file():
-        raise DataError(f"model file {path} does not exist; {hint}")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise DataError(f"model file {path} {what}; {hint}")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path} is not a scratchlab model file ({exc}); {hint}") from exc
+        why = "not an .npz archive; pickled data is never loaded"
+        if isinstance(exc, zipfile.BadZipFile | OSError):
+            why = f"not a readable .npz archive: {exc}"
+        raise DataError(f"{path} is not a scratchlab model file ({why}); {hint}") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path} holds a single array, not a model archive; {hint}")
     try:
