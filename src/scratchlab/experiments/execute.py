@@ -32,7 +32,7 @@ from scratchlab.io import write_json
 from scratchlab.metrics import classification_metrics
 from scratchlab.nn import Sequential, build_mlp
 from scratchlab.optim import get_optimizer, get_schedule
-from scratchlab.train import EarlyStopping, History, fit
+from scratchlab.train import EarlyStopping, History, KeepBest, fit
 
 
 @dataclass
@@ -107,15 +107,17 @@ def train_model(
     n_batch = None if t.n_batch == "full" else min(t.n_batch, n_train)
     steps = 1 if n_batch is None else math.ceil(n_train / n_batch)
     optimizer = get_optimizer(t.optimizer)
-    early = None
+    trackers: list = []  # best-weight trackers run before the checkpoint sees the epoch
     if with_val and t.early_stopping is not None:
         es = t.early_stopping
-        early = EarlyStopping(monitor=es.monitor, patience=es.patience,
-                              min_delta=es.min_delta, restore_best=es.restore_best)  # fmt: skip
+        trackers.append(EarlyStopping(monitor=es.monitor, patience=es.patience,
+                                      min_delta=es.min_delta, restore_best=es.restore_best))
+    if with_val and t.keep_best:
+        trackers.append(KeepBest())
     ckpt = Checkpointer(run_dir / "checkpoint.npz", every=t.checkpoint_every)
-    resumed = ckpt.restore(model, optimizer, rng, early)
+    resumed = ckpt.restore(model, optimizer, rng, trackers[-1] if trackers else None)
     epochs = n_epochs or t.n_epochs
-    callbacks = [ckpt]
+    callbacks = [*trackers, ckpt]
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, epochs))
     history = fit(
@@ -123,9 +125,7 @@ def train_model(
         (splits.val.X, splits.val.y) if with_val else None,
         optimizer=optimizer, schedule=make_schedule(spec, steps), n_epochs=epochs,
         n_batch=n_batch, shuffle=t.shuffle, rng=rng, augment=make_augment(spec, splits),
-        callbacks=callbacks, early_stopping=early, keep_best=t.keep_best and with_val,
-        initial_epoch=resumed.epoch if resumed else 0,
-        history=resumed.history if resumed else None,
+        callbacks=callbacks, history=resumed.history if resumed else None,
     )  # fmt: skip
     history.to_csv(run_dir / "history.csv")
     model.save(run_dir / "model.npz")
@@ -239,5 +239,7 @@ def run_gradcheck(exp, out: Path) -> None:
         "description": (f"Model {hidden}, loss {check_spec.model.loss}, λ = {g.lambda_:g}; "
                         f"first {g.n_samples} training images, first {g.n_dims} input "
                         f"dimensions, centred differences with h = {g.h:g}, in float64."),
-        "rows": [r.as_dict() for r in rows],
+        "rows": [{"name": r.name, "shape": "×".join(map(str, r.shape)), "max_abs": r.max_abs_err,
+                  "max_rel": r.max_rel_err, "share_ok": r.share_ok, "status": r.status}
+                 for r in rows],
     })  # fmt: skip

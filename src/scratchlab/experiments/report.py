@@ -129,9 +129,10 @@ def _loss_pivot(rows: list[dict]) -> list[Block]:
 
 
 def _gradcheck(data: dict) -> list[Block]:
-    header = ["parameter", "shape", "max abs error", "max rel error", f"share < {data['tol']:g}"]
+    header = ["parameter", "shape", "max abs error", "max rel error",
+              f"rel error < {data['tol']:g}", "result"]  # fmt: skip
     rows = [[r["name"], r["shape"], f"{r['max_abs']:.2e}", f"{r['max_rel']:.2e}",
-             f"{100 * r['share_ok']:.1f} %"] for r in data["rows"]]  # fmt: skip
+             f"{100 * r['share_ok']:.1f} %", r["status"]] for r in data["rows"]]  # fmt: skip
     return [
         Heading("Gradient check", 2),
         Para(data["description"]),
