@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 def _latin1_encode(obj: str, encoding: str = "utf-8") -> bytes:
     """`_codecs.encode` restricted to what pickle uses for bytes (latin1 only)."""
     if not isinstance(obj, str) or codecs.lookup(encoding).name != "iso8859-1":
-        raise pickle.UnpicklingError(f"unexpected _codecs.encode({type(obj).__name__}, ...)")
+        raise DataError(f"refusing to load a pickle: it calls _codecs.encode with {encoding!r}")
     return obj.encode("latin1")
 
 

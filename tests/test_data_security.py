@@ -1,0 +1,73 @@
+"""The restricted unpickler: CIFAR pickles load, anything that runs code is refused."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from fakedata import cifar_parts, malicious_pickle, python_batch_bytes, write_cifar_folder
+
+from scratchlab.data import cifar, load_raw
+from scratchlab.data.safe_pickle import safe_loads
+from scratchlab.errors import DataError
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*unverified:UserWarning")
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = malicious_pickle(marker)
+    with pytest.raises(DataError, match=r"refusing to load .*construct (posix|nt)\.system"):
+        safe_loads(evil, "data_batch_1")
+    assert not marker.exists()
+
+
+def test_malicious_batch_in_a_folder_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    folder = write_cifar_folder(tmp_path, "python", cifar_parts())
+    (folder / "data_batch_3").write_bytes(malicious_pickle(marker))
+    with pytest.raises(DataError, match=r"refusing to load .*data_batch_3"):
+        load_raw("cifar10", path=folder, use_cache=False)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"cbuiltins\neval\n(V1+1\ntR.",
+        b"cnumpy\nload\n(Vx\ntR.",
+        b"c_codecs\ndecode\n(Vx\nVrot13\ntR.",
+    ],
+)
+def test_other_globals_refused(payload):
+    with pytest.raises(DataError, match="refusing to load"):
+        safe_loads(payload)
+
+
+def test_codecs_encode_only_latin1():
+    assert safe_loads(b"c_codecs\nencode\n(V\xe9\nVlatin1\ntR.") == b"\xe9"
+    with pytest.raises(DataError, match="_codecs.encode with 'rot13'"):
+        safe_loads(b"c_codecs\nencode\n(Vx\nVrot13\ntR.")
+
+
+def test_python3_pickles_also_load():
+    X = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    d = safe_loads(pickle.dumps({b"data": X, b"labels": [1, 2], b"x": b"\xff"}, protocol=2))
+    np.testing.assert_array_equal(d[b"data"], X)
+    assert d[b"x"] == b"\xff"
+    d = safe_loads(pickle.dumps({"data": X, "labels": [1, 2]}, protocol=4))
+    np.testing.assert_array_equal(d["data"], X)
+
+
+def test_object_arrays_refused():
+    blob = pickle.dumps(np.array([1, "a"], dtype=object), protocol=2)
+    with pytest.raises(DataError):
+        safe_loads(blob)
+
+
+def test_official_style_batch_uses_only_allowed_globals():
+    X, y = cifar_parts()["data_batch_1"]
+    got, labels = cifar.python_batch(python_batch_bytes(X, y), "data_batch_1")
+    np.testing.assert_array_equal(got, X)
+    np.testing.assert_array_equal(labels, y)
