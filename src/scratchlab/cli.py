@@ -11,7 +11,7 @@ from scratchlab import __version__
 from scratchlab.errors import ScratchlabError
 
 # Modules under scratchlab.commands, each with register(subparsers).
-COMMANDS = ("data", "experiments")
+COMMANDS = ("data", "experiments", "gradcheck")
 
 
 class _Parser(argparse.ArgumentParser):
