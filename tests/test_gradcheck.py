@@ -112,6 +112,15 @@ def test_kink_crossings_are_counted_and_left_out():
     assert passed(rows) and "straddling a kink" in verdict(rows)
 
 
+def test_truncation_error_is_refined_not_failed(data):
+    # Small weights (std 0.01) feeding batch norm: J curves on the scale of |W|, so the
+    # 2-point difference's O(h^2) truncation error exceeds 1e-6 for a few entries; the
+    # 5-point re-estimate (O(h^4)) resolves them.
+    rows = check(data, hidden=(10, 8), batch_norm=True, init="normal")
+    assert sum(r.refined for r in rows) > 0
+    assert passed(rows) and "5-point" in verdict(rows)
+
+
 def test_wrong_linear_gradient_is_detected(data, monkeypatch):
     right = Linear.backward
 
