@@ -112,8 +112,12 @@ def test_dropout_frozen_mask_and_gradient(rng):
     assert not np.array_equal(drop.forward(x, True), a)
     drop.freeze_mask = True
     check_layer(drop, x)
-    drop.mask = np.full((6, 5), 2.0)  # an explicit mask is used as given
+    user_mask = np.full((6, 5), 2.0)  # an explicit mask is used as given ...
+    drop.mask = user_mask
     np.testing.assert_array_equal(drop.forward(x, True), 2 * x)
+    drop.freeze_mask = False  # ... and never overwritten by later draws
+    drop.forward(x, True)
+    assert np.all(user_mask == 2.0) and drop.mask is not user_mask
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.0])

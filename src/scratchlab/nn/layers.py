@@ -171,7 +171,8 @@ class Dropout(Layer):
     `E[out] = x`; evaluation: identity. Backward: `dx = dout * m`.
 
     For gradient checks set `freeze_mask = True`: the next training forward draws a mask
-    (if none of the right shape is held) and later ones reuse it. Or assign `mask` directly.
+    (if none of the right shape is held) and later ones reuse it; with `freeze_mask` an
+    assigned `mask` of the input's shape is used as given.
     """
 
     def __init__(
@@ -188,18 +189,21 @@ class Dropout(Layer):
         self.freeze_mask = False
         self.mask: np.ndarray | None = None
         self._uniform: np.ndarray | None = None
+        self._mask_buf = np.empty(0, dtype=self.dtype)
         self._active = False
 
     def _draw_mask(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A fresh mask [u >= p] / (1 - p), drawn into buffers reused across batches."""
         dtype = self.dtype if self.dtype in (np.float32, np.float64) else np.float64
         if self._uniform is None or self._uniform.shape != shape:
             self._uniform = np.empty(shape, dtype=dtype)
-            self.mask = np.empty(shape, dtype=self.dtype)
+            self._mask_buf = np.empty(shape, dtype=self.dtype)
         self.rng.random(out=self._uniform, dtype=dtype)
-        assert self.mask is not None
-        np.greater_equal(self._uniform, self.p, out=self.mask, casting="unsafe")  # [u >= p]
-        self.mask *= 1.0 / (1.0 - self.p)
-        return self.mask
+        mask = self._mask_buf
+        np.greater_equal(self._uniform, self.p, out=mask, casting="unsafe")  # [u >= p]
+        mask *= 1.0 / (1.0 - self.p)
+        self.mask = mask
+        return mask
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (N, D) -> (N, D)."""
@@ -225,4 +229,4 @@ class Dropout(Layer):
         super().astype(dtype)
         if self.mask is not None:
             self.mask = self.mask.astype(self.dtype)
-        self._uniform = None
+        self._uniform, self._mask_buf = None, np.empty(0, dtype=self.dtype)

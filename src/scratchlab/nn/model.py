@@ -187,7 +187,10 @@ class Sequential:
         return model
 
     def copy(self) -> Sequential:
-        """An independent deep copy (layers, loss, regularisers, dropout generators)."""
+        """An independent deep copy (layers, loss, regularisers, dropout generators).
+
+        Forward caches are dropped first (in this model too) so they are not copied.
+        """
         for layer in self.layers:
             layer.clear_cache()
         return copy.deepcopy(self)
