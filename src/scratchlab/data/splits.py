@@ -32,7 +32,7 @@ from scratchlab.data.raw import load_raw
 from scratchlab.data.registry import check_split, get_spec
 from scratchlab.errors import ConfigError
 
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 512  # rows per chunk: a few MB, so each chunk's passes stay in cache
 
 
 class Part(NamedTuple):
@@ -150,37 +150,39 @@ def _hold_out(batches: list, val_size: int, seed: int):
     val_idx = np.sort(np.random.default_rng(seed).choice(n, size=val_size, replace=False))
     keep = np.ones(n, dtype=bool)
     keep[val_idx] = False
-    Xs, ys, Xv, yv, start = [], [], [], [], 0
+    X_train = np.empty((n - val_size, batches[0][0].shape[1]), dtype=np.uint8)
+    y_train = np.empty(n - val_size, dtype=np.int64)
+    Xv, yv, start, pos = [], [], 0, 0
     for X, y in batches:
         k = keep[start : start + len(y)]
-        Xs.append(X[k])
-        ys.append(y[k])
+        m = int(k.sum())
+        np.compress(k, X, axis=0, out=X_train[pos : pos + m])
+        y_train[pos : pos + m] = y[k]
         Xv.append(X[~k])
         yv.append(y[~k])
-        start += len(y)
-    train = (np.concatenate(Xs), np.concatenate(ys))
-    del Xs
-    return train, (np.concatenate(Xv), np.concatenate(yv))
+        start, pos = start + len(y), pos + m
+    return (X_train, y_train), (np.concatenate(Xv), np.concatenate(yv))
 
 
 def train_stats(X_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and std of ``X_u8 / 255`` as float32 (d,), std 0 -> 1.
 
-    Sums of pixels and squared pixels are exact integers (int64), so
-    ``var = (n * sum(x^2) - sum(x)^2) / n^2`` has no cancellation error.
+    Sums of pixels and squared pixels are exact integers (squares fit uint16, a chunk's
+    sums uint32, the totals int64), so ``var = (n * sum(x^2) - sum(x)^2) / n^2`` has no
+    rounding or cancellation error.
     """
     n, d = X_u8.shape
     if n == 0:
         raise ConfigError("the training part is empty; choose a smaller val_size")
     s1 = np.zeros(d, dtype=np.int64)
     s2 = np.zeros(d, dtype=np.int64)
-    for start in range(0, n, CHUNK_ROWS):
-        block = X_u8[start : start + CHUNK_ROWS].astype(np.int32)
-        s1 += block.sum(axis=0, dtype=np.int64)
+    for start in range(0, n, CHUNK_ROWS):  # CHUNK_ROWS * 255^2 < 2^32
+        block = X_u8[start : start + CHUNK_ROWS].astype(np.uint16)
+        s1 += block.sum(axis=0, dtype=np.uint32)
         np.multiply(block, block, out=block)
-        s2 += block.sum(axis=0, dtype=np.int64)
+        s2 += block.sum(axis=0, dtype=np.uint32)
     mean = s1 / (255.0 * n)
-    var_num = n * s2 - s1 * s1  # exact: n^2 * var * 255^2
+    var_num = n * s2 - s1 * s1  # exact: n^2 * 255^2 * var
     std = np.sqrt(np.maximum(var_num, 0).astype(np.float64)) / (255.0 * n)
     std[var_num <= 0] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
