@@ -15,6 +15,12 @@ from scratchlab.errors import DataError
 pytestmark = pytest.mark.filterwarnings("ignore:.*unverified:UserWarning")
 
 
+def test_the_malicious_pickle_really_runs_code_when_loaded_plainly(tmp_path):
+    marker = tmp_path / "ran"
+    pickle.loads(malicious_pickle(marker))  # what the plain unpickler would do
+    assert marker.exists()
+
+
 def test_malicious_pickle_is_refused_without_running(tmp_path):
     marker = tmp_path / "pwned"
     evil = malicious_pickle(marker)

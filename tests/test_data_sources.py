@@ -17,7 +17,7 @@ from fakedata import (
     write_mnist_folder,
 )
 
-from scratchlab.data import DATASETS, download, fetch, load_raw, raw, registry
+from scratchlab.data import DATASETS, download, fetch, load_raw, locate, raw, registry
 from scratchlab.data.locate import find
 from scratchlab.errors import DataError
 
@@ -90,7 +90,7 @@ def test_download_atomic_and_checked(tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(3000))
     dest = tmp_path / "out" / "file.gz"
-    download(src.as_uri(), dest, md5=md5(src), quiet=True)
+    download(src.as_uri(), dest, md5=md5(src), quiet=False)  # draws a bar on stderr
     assert dest.read_bytes() == src.read_bytes()
     dest.unlink()
     with pytest.raises(DataError, match=f"md5 {md5(src)} does not match the official 0+"):
@@ -148,6 +148,25 @@ def test_liberal_cifar_layouts(data_env, parent):
     else:
         expected = write_cifar_folder(data_env / parent, "python", cifar_parts())
     assert find("cifar10").path == expected
+
+
+def test_extracted_python_folder_verified_file_by_file(data_env, monkeypatch):
+    folder = write_cifar_folder(data_env / "cifar10", "python", cifar_parts())
+    sums = {p.name: md5(p) for p in folder.iterdir()}
+    monkeypatch.setattr(locate, "CIFAR_PY_MEMBER_MD5", sums)
+    ds = load_raw("cifar10")
+    assert ds.verified and ds.check == "verified (md5 of each file)"
+
+
+@UNVERIFIED
+def test_renamed_archives_only_via_explicit_path(data_env):
+    from fakedata import write_tar
+
+    write_tar(data_env / "cifar-100-python.tar.gz", {"cifar-100-python/train": b"x"})
+    mine = write_cifar_archive(data_env / "x", "binary", cifar_parts(), filename="mine.tgz")
+    assert find("cifar10") is None  # neither archive has an official name
+    ds = load_raw("cifar10", path=mine)
+    assert ds.source == mine and ds.check == "unverified (not an official archive name)"
 
 
 def test_official_archive_names_are_checked(data_env):

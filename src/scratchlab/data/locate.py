@@ -114,7 +114,7 @@ def _probe(spec: DatasetSpec, d: Path, origin: str) -> Location | None:
 def _probe_cifar(spec: DatasetSpec, d: Path, origin: str) -> Location | None:
     if d.is_file():
         official = next((f for f in spec.files if f.filename == d.name), None)
-        if official is None and not _is_tar(d):
+        if official is None and (origin != "path" or not _is_tar(d)):  # renamed: explicit only
             return None
         fmt = official.format if official else "archive"
         return Location(spec.name, d, fmt, (("archive", d),), origin, archive=True)
