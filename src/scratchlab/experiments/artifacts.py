@@ -30,9 +30,13 @@ def run_figures(
     names, shape = splits.class_names, splits.image_shape
     out: dict[str, Path] = {}
     title = f"{spec.name}"
-    out["curves"] = plots.plot_loss_cost_acc(
-        history.rows, fig_dir / "curves.png", title=title, best_epoch=history.best_epoch
+    restored = spec.train.keep_best or (
+        spec.train.early_stopping is not None and spec.train.early_stopping.restore_best
     )
+    out["curves"] = plots.plot_loss_cost_acc(
+        history.rows, fig_dir / "curves.png", title=title,
+        best_epoch=history.best_epoch if restored else None,
+    )  # fmt: skip
     first = _first_weight(model)
     if first is not None and first.shape[0] == int(np.prod(shape)):
         if len(model.layers) == 1 or first.shape[1] == len(names):

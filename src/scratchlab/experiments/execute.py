@@ -152,6 +152,15 @@ def _evaluate_all(model: Sequential, splits: Splits) -> dict:
 
 
 def execute_run(spec: RunSpec, run_dir: Path, *, progress=None) -> dict:
+    # Provisional: one BLAS thread per run (multithreaded OpenBLAS collapses under load on
+    # small matrices, and one thread keeps results bit-identical); parallelism is --jobs.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _execute_run(spec, run_dir, progress=progress)
+
+
+def _execute_run(spec: RunSpec, run_dir: Path, *, progress=None) -> dict:
     started = time.perf_counter()
     splits = load_run_data(spec, check=True).splits
     run_dir.mkdir(parents=True, exist_ok=True)
