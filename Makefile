@@ -4,6 +4,9 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DATA    ?= $(if $(wildcard ../shared/data),../shared/data,)
 export SCRATCHLAB_DATA ?= $(DATA)
+# Where only the shared CIFAR-10 sample exists (no network for the full archive), run on it.
+SAMPLE  := $(wildcard ../shared/data/cifar-10-sample)
+RUN_ARGS ?= $(if $(SAMPLE),--data-path $(SAMPLE),)
 
 .PHONY: install run test lint bench clean
 

@@ -102,7 +102,7 @@ def train_model(
     t = spec.train
     rng = np.random.default_rng(seed)
     model = build_model(spec, splits, rng)
-    untrained = {p: model.evaluate(*_xy(splits, p)) for p in ("train", "val", "test")}
+    untrained = _evaluate_all(model, splits)
     n_train = len(splits.train.y)
     n_batch = None if t.n_batch == "full" else min(t.n_batch, n_train)
     steps = 1 if n_batch is None else math.ceil(n_train / n_batch)

@@ -16,6 +16,7 @@ from scratchlab import __version__
 from scratchlab.errors import ConfigError
 from scratchlab.experiments.document import Block, Code, Figure, Heading, Para, Table
 from scratchlab.experiments.document import to_html, to_markdown
+from scratchlab.experiments.generalisation import generalisation_blocks
 from scratchlab.experiments.summary import best_index, summary_rows, write_summary_csv
 from scratchlab.io import read_json, write_text
 
@@ -103,6 +104,14 @@ def _comparison(exp_dir: Path, rows: list[dict]) -> list[Block]:
     if (exp_dir / "figures" / "comparison.png").exists():
         blocks.append(Figure(exp_dir / "figures" / "comparison.png", "Test accuracy per run."))
     blocks += _loss_pivot(rows)
+    blocks += generalisation_blocks(rows)
+    retrained = [r for r in rows if not math.isnan(r["retrain_test_acc"])]
+    if retrained:
+        blocks += [Heading("Retrained on all training data", 3), Table(
+            ["run", "test acc (trained on split)", "test acc (retrained)"],
+            [[r["run"], _pct(r["test_acc"]), _pct(r["retrain_test_acc"])] for r in retrained],
+            "Each of these runs was retrained from scratch on the full training set for the "
+            "epochs its validation run selected, then tested.")]  # fmt: skip
     return blocks
 
 
