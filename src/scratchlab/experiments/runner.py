@@ -161,4 +161,4 @@ def _comparison_figure(exp_dir: Path, rows: list[dict]) -> None:
 
     plot_comparison_bars([r["run"] for r in rows], [r["test_acc"] for r in rows],
                          exp_dir / "figures" / "comparison.png", ylabel="test accuracy",
-                         title="Test accuracy per run")  # fmt: skip
+                         title="Test accuracy per run", best=None)  # fmt: skip
