@@ -8,7 +8,6 @@ config. Loading uses `allow_pickle=False`, so a file can never run code.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scratchlab.errors import ConfigError, DataError
+from scratchlab.io import atomic_open
 from scratchlab.nn.batchnorm import BatchNorm
 from scratchlab.nn.layers import Dropout, Layer, Linear, ReLU
 from scratchlab.nn.losses import get_loss
@@ -83,10 +83,8 @@ def save_model(model: Sequential, path: str | Path) -> Path:
     path = Path(path)
     arrays = model.get_weights()
     arrays[CONFIG_KEY] = np.array(json.dumps(model_config(model)))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:  # a temporary file, fsynced, then renamed
         np.savez(fh, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
     return path
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from scratchlab.io import atomic_open
+
 DPI = 110
 TITLE_SIZE = 12
 SMALL = 9
@@ -27,10 +29,14 @@ def new_figure(width: float, height: float, **kwargs) -> Figure:
 
 
 def save(fig: Figure, path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (parents created), release it, return the path."""
+    """Write ``fig`` as a PNG at ``path`` (parents created), release it, return the path.
+
+    Written atomically (a temporary file renamed into place): an interrupted save never
+    leaves a truncated PNG where a report would embed it.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     fig.clear()
     return path
 
