@@ -5,7 +5,8 @@
     w/<layer>.<name>   model parameters and buffers (BatchNorm running statistics)
     o/<key>            optimiser buffers and its step count (the schedule's position)
     b/<layer>.<name>   weights of the best validation epoch so far (keep-best / early stopping)
-    meta               JSON: epoch, history rows, RNG state, best epoch
+    meta               JSON: epoch, history rows, RNG state, best epoch, and whether early
+                       stopping ended training at this epoch (a resume then trains no further)
 
 The RNG is the one Generator that initialised the model and drives shuffling, augmentation
 and dropout, so restoring its state makes the resumed epochs identical to uninterrupted ones.
@@ -29,6 +30,7 @@ from scratchlab.train import Callback, EarlyStopping, History
 class Resumed:
     epoch: int
     history: History
+    stopped: bool = False  # early stopping ended training at `epoch`: fit no further epochs
 
 
 class Checkpointer(Callback):
@@ -37,9 +39,16 @@ class Checkpointer(Callback):
     def __init__(self, path: Path, every: int = 1) -> None:
         self.path, self.every = Path(path), every
         self.optimizer = self.rng = self.tracker = self.history = None
+        self.stoppers: tuple = ()
+        self.resumed_stopped = False
 
-    def attach(self, optimizer, rng: np.random.Generator, tracker: EarlyStopping | None) -> None:
+    def attach(
+        self, optimizer, rng: np.random.Generator, tracker: EarlyStopping | None, stoppers=()
+    ) -> None:
+        """`tracker`: whose best weights are saved; `stoppers`: callbacks that may stop fit
+        (their `stopped_epoch` is recorded, so a resume does not train past it)."""
         self.optimizer, self.rng, self.tracker = optimizer, rng, tracker
+        self.stoppers = tuple(stoppers)
 
     def on_train_begin(self, model, history: History) -> None:
         self.history = history
@@ -57,14 +66,26 @@ class Checkpointer(Callback):
         if self.tracker is not None and self.tracker.best_weights is not None:
             best_epoch = self.tracker.best_epoch
             arrays |= {f"b/{k}": v for k, v in self.tracker.best_weights.items()}
+        stopped = any(getattr(s, "stopped_epoch", None) == epoch for s in self.stoppers)
         meta = {"epoch": epoch, "rows": rows, "rng": self.rng.bit_generator.state,
-                "best_epoch": best_epoch}  # fmt: skip
+                "best_epoch": best_epoch, "stopped": stopped}  # fmt: skip
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         write_npz(self.path, arrays)
 
-    def restore(self, model, optimizer, rng, tracker: EarlyStopping | None) -> Resumed | None:
-        """Load the checkpoint into the given objects; None if there is none (or it is unusable)."""
-        self.attach(optimizer, rng, tracker)
+    def on_train_end(self, model, history: History) -> None:
+        if self.resumed_stopped and history is not None:  # fit resumed with nothing to do
+            history.status = "early_stopped"
+            history.message = f"stopped after epoch {history.last_epoch}"
+
+    def restore(
+        self, model, optimizer, rng, tracker: EarlyStopping | None, stoppers=()
+    ) -> Resumed | None:
+        """Load the checkpoint into the given objects; None if there is none (or it is unusable).
+
+        When the checkpoint says early stopping ended training, pass `Resumed.epoch` as fit's
+        `n_epochs`; the history then keeps its `early_stopped` status.
+        """
+        self.attach(optimizer, rng, tracker, stoppers)
         if not self.path.exists():
             return None
         try:
@@ -89,4 +110,5 @@ class Checkpointer(Callback):
         history = History()
         for row in meta["rows"]:
             history.append(row)
-        return Resumed(epoch=meta["epoch"], history=history)
+        self.resumed_stopped = bool(meta.get("stopped", False))
+        return Resumed(epoch=meta["epoch"], history=history, stopped=self.resumed_stopped)

@@ -115,8 +115,8 @@ def train_model(
     if with_val and t.keep_best:
         trackers.append(KeepBest())
     ckpt = Checkpointer(run_dir / "checkpoint.npz", every=t.checkpoint_every)
-    resumed = ckpt.restore(model, optimizer, rng, trackers[-1] if trackers else None)
-    epochs = n_epochs or t.n_epochs
+    resumed = ckpt.restore(model, optimizer, rng, trackers[-1] if trackers else None, trackers)
+    epochs = resumed.epoch if resumed and resumed.stopped else n_epochs or t.n_epochs
     callbacks = [*trackers, ckpt]
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, epochs))
