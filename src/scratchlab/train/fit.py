@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchlab.errors import ConfigError
+from scratchlab.errors import ConfigError, DataError
 from scratchlab.optim import Optimizer, Schedule, get_optimizer, get_schedule
 from scratchlab.train.callbacks import EarlyStopping, KeepBest
 from scratchlab.train.history import History
@@ -83,7 +83,21 @@ def _as_xy(data: Any, what: str, dtype: np.dtype | None) -> tuple[np.ndarray, np
     y = np.asarray(y, dtype=np.int64)
     if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
         raise ConfigError(f"{what}: X must be (N, d) and y (N,), got {X.shape} and {y.shape}")
+    if not _all_finite(X):
+        bad = int(np.count_nonzero(~np.isfinite(X).all(axis=tuple(range(1, X.ndim)))))
+        raise DataError(f"{what}: X holds NaN or infinite values in {bad} of {len(X)} rows; "
+                        "clean or drop those rows before training")  # fmt: skip
     return X, y
+
+
+def _all_finite(X: np.ndarray) -> bool:
+    """True if X holds no NaN/inf: a float64 sum is NaN/inf iff an entry is (no temporary
+    the size of X); only a sum that overflows from finite float64 values is re-checked."""
+    if not np.issubdtype(X.dtype, np.floating) or X.size == 0:
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(X, dtype=np.float64))
+    return math.isfinite(total) or bool(np.isfinite(X).all())
 
 
 def _evaluate(model: Any, data: tuple | None, chunk: int) -> tuple[float, float, float]:
@@ -150,7 +164,9 @@ def fit(
         the end (True, or a `KeepBest` whose state a checkpoint restored). Both need val data.
     history, initial_epoch: resume (see module docstring). Without `history`, training starts
         at `initial_epoch` (default 0) with a fresh evaluation as its first row.
-    A non-finite loss (a batch's or an evaluation's) ends the run with status `diverged`.
+    A non-finite loss (a batch's or an evaluation's) ends the run with status `diverged`, and
+    the model gets back the weights of its last finite epoch (then early stopping / keep_best
+    may restore their best). NaN or inf in `train` / `val` X raises DataError up front.
     """
     params = list(model.parameters())
     dtype = params[0][2].dtype if params else None
@@ -191,8 +207,11 @@ def fit(
         if hasattr(cb, "on_train_begin"):
             cb.on_train_begin(model, hist)
 
+    last_finite = model.get_weights()  # weights of the last epoch with finite losses
+
     def record(epoch: int, lr: float) -> bool:
         """Evaluate, append the row, run callbacks; True = stop."""
+        nonlocal last_finite
         clock = lambda: offset + time.perf_counter() - t0  # noqa: E731
         row = _epoch_row(model, train_xy, val_xy, eval_chunk, epoch, lr, clock)
         hist.append(row)
@@ -201,6 +220,7 @@ def fit(
         if bad:
             hist.status, hist.message = "diverged", f"non-finite {bad} at epoch {epoch}"
             return True
+        last_finite = model.get_weights()
         stop = False
         for on_epoch_end in epoch_cbs:
             stop = bool(on_epoch_end(epoch, row, model)) or stop
@@ -234,6 +254,8 @@ def fit(
             stop = record(epoch, lr)
     if hist.status == "running":
         hist.status = "completed"
+    elif hist.status == "diverged":
+        model.set_weights(last_finite)
     hist.best_epoch = hist.best("val_acc") if has_val else None
     restorers = [cb for cb in cbs if isinstance(cb, EarlyStopping)]  # keep_best applied last
     for cb in restorers + [cb for cb in cbs if cb not in restorers]:  # others see final weights
