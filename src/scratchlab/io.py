@@ -78,7 +78,15 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Parse a JSON file; ScratchlabError (one line) if it is unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScratchlabError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ScratchlabError(
+            f"{path} is damaged or not a file scratchlab wrote ({exc}); rerun what wrote it"
+        ) from None
 
 
 def _jsonable(obj: Any) -> Any:

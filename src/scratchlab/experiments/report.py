@@ -50,10 +50,16 @@ def build_report(exp_dir: str | Path) -> tuple[Path, Path]:
             f"{exp_dir} is not an experiment results folder (no experiment.json); "
             "pass the folder `scratchlab run` wrote, e.g. results/assignment1"
         )
-    meta = read_json(meta_path)
-    rows = summary_rows(exp_dir, meta["runs"])
+    try:
+        meta = read_json(meta_path)
+        rows = summary_rows(exp_dir, meta["runs"])
+        blocks = _blocks(exp_dir, meta, rows)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ConfigError(  # a results file edited by hand, or from another version
+            f"{exp_dir} holds a damaged or foreign results file ({type(exc).__name__}: {exc}); "
+            "rerun the experiment (delete a damaged run's folder to retrain it)"
+        ) from None
     write_summary_csv(exp_dir / "summary.csv", rows)
-    blocks = _blocks(exp_dir, meta, rows)
     md_path, html_path = exp_dir / "report.md", exp_dir / "report.html"
     write_text(md_path, to_markdown(blocks, exp_dir))
     write_text(html_path, to_html(blocks, meta.get("title") or meta["name"]))
