@@ -19,7 +19,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from scratchlab.errors import ConfigError
+import numpy as np
+
+from scratchlab.errors import ConfigError, DataError, ScratchlabError
 from scratchlab.experiments.config import Experiment
 from scratchlab.experiments.execute import execute_run, load_run_data, run_gradcheck
 from scratchlab.experiments.progress import RunProgress
@@ -60,13 +62,36 @@ def _check_writable(out: Path) -> None:
                           "pass --out with a folder you can write")  # fmt: skip
 
 
-def _is_finished(run_dir: Path, spec: RunSpec) -> bool:
+def _saved(path: Path) -> dict | None:
+    """A JSON object the runner wrote, or None if it is missing or damaged."""
     try:
-        return (run_dir / "metrics.json").exists() and read_json(run_dir / "config.json") == (
-            spec.model_dump(mode="json", by_alias=True)
-        )
-    except (OSError, ValueError):
-        return False
+        value = read_json(path)
+    except (ScratchlabError, OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _is_finished(run_dir: Path, spec: RunSpec) -> bool:
+    """metrics.json (written last) is readable and config.json is this very spec."""
+    metrics = _saved(run_dir / "metrics.json")
+    return (
+        metrics is not None
+        and "status" in metrics
+        and _saved(run_dir / "config.json") == spec.model_dump(mode="json", by_alias=True)
+    )
+
+
+def _check_finite(spec: RunSpec, splits) -> None:
+    """Loaders give uint8 pixels, so NaN/inf cannot occur; this guards future formats."""
+    for part in ("train", "val", "test"):
+        X = getattr(splits, part).X
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = X.size == 0 or np.isfinite(np.sum(X, dtype=np.float64))
+        if not finite and not np.isfinite(X).all():
+            raise DataError(
+                f"run {spec.name!r}: the {part} images of {spec.data.dataset} hold NaN or "
+                "infinite values after loading; check the data files"
+            )
 
 
 def run_experiment(
@@ -82,11 +107,21 @@ def run_experiment(
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     _check_writable(out)
+    checked: set[int] = set()
     for spec in runs:  # load (and cache) every dataset first: bad data fails before any write
-        load_run_data(spec, check=True)
+        data = load_run_data(spec, check=True)
+        if id(data) not in checked:
+            checked.add(id(data))
+            _check_finite(spec, data.splits)
 
     exp_dir = out / exp.name
-    exp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the results folder {exp_dir}: {exc.strerror or exc}; "
+            "pass --out with a folder you can write"
+        ) from None
     notes = sorted({n for spec in runs for n in load_run_data(spec).notes})
     write_json(exp_dir / "experiment.json", {
         "name": exp.name, "title": exp.header.title, "description": exp.header.description,
@@ -102,10 +137,12 @@ def run_experiment(
         if _is_finished(run_dir, spec):
             skipped.append(spec.name)
         else:
-            if (run_dir / "config.json").exists() and read_json(run_dir / "config.json") != (
+            if run_dir.is_dir() and _saved(run_dir / "config.json") != (
                 spec.model_dump(mode="json", by_alias=True)
             ):
                 shutil.rmtree(run_dir)  # the spec changed: its old checkpoint is not a resume
+            for tmp in run_dir.rglob(".*.tmp") if run_dir.is_dir() else ():
+                tmp.unlink(missing_ok=True)  # left by a process killed while writing
             pending.append(spec)
 
     with RunProgress([s for s in pending], skipped) as progress:
