@@ -154,9 +154,11 @@ def _evaluate_all(model: Sequential, splits: Splits) -> dict:
 def execute_run(spec: RunSpec, run_dir: Path, *, progress=None) -> dict:
     # Provisional: one BLAS thread per run (multithreaded OpenBLAS collapses under load on
     # small matrices, and one thread keeps results bit-identical); parallelism is --jobs.
+    import os
+
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=int(os.environ.get("SCRATCHLAB_THREADS", "1"))):
         return _execute_run(spec, run_dir, progress=progress)
 
 
@@ -202,7 +204,8 @@ def _execute_run(spec: RunSpec, run_dir: Path, *, progress=None) -> dict:
                                      retrain_dir=run_dir / "retrain")  # fmt: skip
     metrics["time_s"] = time.perf_counter() - started
     write_json(run_dir / "metrics.json", metrics)
-    (run_dir / "checkpoint.npz").unlink(missing_ok=True)
+    for ckpt in run_dir.rglob("checkpoint.npz"):  # the run's, its members' and its retrain's
+        ckpt.unlink(missing_ok=True)
     return metrics
 
 
