@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scratchlab.errors import ConfigError
+from scratchlab.nn.blas import block_rows, matmul, matmul_tn
 from scratchlab.nn.init import INITS, init_weight
 
 
@@ -72,6 +73,9 @@ class Linear(Layer):
         dL/dW = x^T dout            (d_in, d_out)
         dL/db = sum_n dout[n]       (d_out,)
         dL/dx = dout W^T            (N, d_in)
+
+    The products with x go through `scratchlab.nn.blas`, which splits skinny float32 ones
+    (few output columns, e.g. the class scores) into row blocks the BLAS runs faster.
     """
 
     regularised = ("W",)
@@ -100,11 +104,12 @@ class Linear(Layer):
             self.params["b"] = np.zeros(self.d_out, dtype=self.dtype)
             self.grads["b"] = np.zeros(self.d_out, dtype=self.dtype)
         self._x: np.ndarray | None = None
+        self._gW_block: np.ndarray | None = None  # scratch for the row-blocked x^T dout
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (N, d_in) -> s = x W + b: (N, d_out)."""
         x = np.asarray(x, dtype=self.dtype)
-        out = x @ self.params["W"]
+        out = matmul(x, self.params["W"])  # s = x W
         if self.bias:
             out += self.params["b"]
         self._x = x if training else None
@@ -114,7 +119,11 @@ class Linear(Layer):
         x = self._x
         if x is None:
             raise self._missing_cache()
-        np.matmul(x.T, dout, out=self.grads["W"])  # dL/dW = x^T dout
+        gW = self.grads["W"]
+        blocked = block_rows(gW.shape[0], gW.shape[1], gW.dtype) > 0
+        if blocked and (self._gW_block is None or self._gW_block.shape != gW.shape):
+            self._gW_block = np.empty_like(gW)
+        matmul_tn(x, dout, out=gW, scratch=self._gW_block)  # dL/dW = x^T dout
         if self.bias:
             np.sum(dout, axis=0, out=self.grads["b"])  # dL/db = sum_n dout_n
         return dout @ self.params["W"].T if need_dx else None  # dL/dx = dout W^T
@@ -130,6 +139,7 @@ class Linear(Layer):
 
     def clear_cache(self) -> None:
         self._x = None
+        self._gW_block = None
 
     def __repr__(self) -> str:
         init = f"normal(std={self.std:g})" if self.init == "normal" else self.init

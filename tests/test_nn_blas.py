@@ -1,0 +1,55 @@
+"""Row-blocked products (`scratchlab.nn.blas`) equal NumPy's on every path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchlab.nn import blas, build_mlp
+
+
+@pytest.fixture(params=[True, False], ids=["split", "one-call"])
+def split(request, monkeypatch):
+    monkeypatch.setattr(blas, "SPLIT", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("m", [0, 1, 31, 32, 33, 100, 257])
+def test_matmul_and_tn_match_numpy(split, m):
+    rng = np.random.default_rng(m)
+    x = rng.standard_normal((m, 3072), dtype=np.float32)
+    w = rng.standard_normal((3072, 10), dtype=np.float32)
+    g = rng.standard_normal((m, 10), dtype=np.float32)
+    ref = x.astype(np.float64) @ w.astype(np.float64)
+    s = blas.matmul(x, w)
+    assert s.shape == (m, 10) and s.dtype == np.float32
+    np.testing.assert_allclose(s, ref, rtol=1e-4, atol=1e-3)
+    out = np.full((3072, 10), np.nan, dtype=np.float32)
+    blas.matmul_tn(x, g, out=out)
+    ref_tn = x.T.astype(np.float64) @ g.astype(np.float64)
+    np.testing.assert_allclose(out, ref_tn, rtol=1e-4, atol=1e-3)
+
+
+def test_block_rows_policy(monkeypatch):
+    monkeypatch.setattr(blas, "SPLIT", True)
+    assert blas.block_rows(3072, 10, np.dtype(np.float32)) == 32  # 32 * 3072 * 10 <= 100^3
+    assert blas.block_rows(784, 128, np.dtype(np.float32)) == 0  # wide: one call
+    assert blas.block_rows(3072, 10, np.dtype(np.float64)) == 0  # gradient checks: one call
+    monkeypatch.setattr(blas, "SPLIT", False)
+    assert blas.block_rows(3072, 10, np.dtype(np.float32)) == 0
+
+
+def test_model_is_the_same_either_way(monkeypatch):
+    """Training steps with and without row blocks agree to float32 rounding."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3072), dtype=np.float32)
+    y = rng.integers(0, 10, 100)
+    grads = {}
+    for flag in (True, False):
+        monkeypatch.setattr(blas, "SPLIT", flag)
+        model = build_mlp(3072, 10, (), l2=0.1, rng=np.random.default_rng(1))
+        loss = model.train_step_grads(X, y)
+        grads[flag] = (loss, model.layers[0].grads["W"].copy(), model.forward(X))
+    assert grads[True][0] == pytest.approx(grads[False][0], rel=1e-6)
+    np.testing.assert_allclose(grads[True][1], grads[False][1], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(grads[True][2], grads[False][2], rtol=1e-4, atol=1e-6)
