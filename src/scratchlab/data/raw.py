@@ -61,6 +61,8 @@ def load_raw(
     """
     spec = get_spec(name)
     if spec.kind == "sklearn":
+        if path is not None:
+            warn(f"{name} is bundled with scikit-learn: the data path {path} is not used")
         return RawDataset(
             name,
             digits_parts(),
