@@ -1,4 +1,4 @@
-"""Row-blocked products (`scratchlab.nn.blas`) equal NumPy's on every path."""
+"""Fast paths (row-blocked products, class-major loss buffers) give the same numbers."""
 
 from __future__ import annotations
 
@@ -53,3 +53,22 @@ def test_model_is_the_same_either_way(monkeypatch):
     assert grads[True][0] == pytest.approx(grads[False][0], rel=1e-6)
     np.testing.assert_allclose(grads[True][1], grads[False][1], rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(grads[True][2], grads[False][2], rtol=1e-4, atol=1e-6)
+
+
+def test_cross_entropy_gradient_after_a_deep_copy():
+    """The loss's reused (class-major) buffer stays consistent through `Sequential.copy`."""
+    from scratchlab.nn import SoftmaxCrossEntropy
+
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal((7, 4)).astype(np.float32)
+    y = rng.integers(0, 4, 7)
+    ce = SoftmaxCrossEntropy()
+    ce.loss_and_grad(s, y)
+    import copy
+
+    twin = copy.deepcopy(ce)
+    _, g = twin.loss_and_grad(s + 1, y)
+    p = np.exp(s - s.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(7), y] -= 1
+    np.testing.assert_allclose(g, p / 7, rtol=1e-5, atol=1e-7)
