@@ -33,6 +33,7 @@ import numpy as np
 
 from scratchlab.errors import ConfigError, DataError
 from scratchlab.optim import Optimizer, Schedule, get_optimizer, get_schedule
+from scratchlab.threads import blas_threads
 from scratchlab.train.callbacks import EarlyStopping, KeepBest
 from scratchlab.train.history import History
 
@@ -164,6 +165,8 @@ def fit(
         the end (True, or a `KeepBest` whose state a checkpoint restored). Both need val data.
     history, initial_epoch: resume (see module docstring). Without `history`, training starts
         at `initial_epoch` (default 0) with a fresh evaluation as its first row.
+    Threads: the updates and evaluations run under `scratchlab.threads.blas_threads()`: one
+        BLAS thread unless $SCRATCHLAB_THREADS or an enclosing `blas_threads(n)` says otherwise.
     A non-finite loss (a batch's or an evaluation's) ends the run with status `diverged`, and
     the model gets back the weights of its last finite epoch (then early stopping / keep_best
     may restore their best). NaN or inf in `train` / `val` X raises DataError up front.
@@ -228,7 +231,8 @@ def fit(
             hist.status, hist.message = "early_stopped", f"stopped after epoch {epoch}"
         return stop
 
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # guarded below
+    # BLAS threads per scratchlab.threads; floating-point errors are guarded below
+    with blas_threads(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         stop = False
         if not hist.rows:
             stop = record(start, sched.lr(opt.t, start))

@@ -1,0 +1,105 @@
+"""How many threads the BLAS library (OpenBLAS, MKL) may use: one policy, one place.
+
+    from scratchlab.threads import blas_threads
+    with blas_threads():          # SCRATCHLAB_THREADS, else 1
+        fit(...)
+    with blas_threads(2):         # explicit; inner `blas_threads()` calls (fit's) keep it
+        fit(...)
+
+Policy. Scratchlab's products are small (a batch of 100 rows against a few hundred or a
+few thousand columns) and its machines are shared. Measured on a shared 2-core machine
+(benchmarks/results.md, "Threads"): one training step of the MNIST MLP (batch 100, Adam)
+took 1.5 ms with one BLAS thread and 96 ms with two (median), because every product waits
+to wake a worker thread that the scheduler has parked behind other processes; a lone
+100-row product was 0.5 ms against 32 ms. On 10,000-row products two threads were at best
+1.05x faster, and slower in the same measurement. Multithreaded PyTorch collapses the same
+way (its A1 epoch: 0.2 s with one thread, 0.8-4.9 s with two). So the default is **one
+BLAS thread per process**; parallelism comes from running several trainings at once
+(`scratchlab run --jobs N`), which has no per-product synchronisation to lose.
+
+Override, in this order of precedence:
+1. ``blas_threads(n)`` with an explicit `n` (an int >= 1, or ``"auto"`` = every core
+   this process may run on);
+2. an enclosing ``blas_threads(...)`` block (so `fit`, which calls ``blas_threads()``,
+   keeps the caller's choice);
+3. the environment variable ``SCRATCHLAB_THREADS`` (same values);
+4. the default, 1.
+
+The limit applies to BLAS only (``threadpoolctl``'s ``user_api="blas"``): OpenMP pools
+of other libraries (PyTorch's) are left alone. Leaving the block restores the previous
+limits. Results do not depend on the thread count beyond floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from scratchlab.errors import ConfigError
+
+ENV_VAR = "SCRATCHLAB_THREADS"
+DEFAULT_THREADS = 1
+
+_active: ContextVar[int | None] = ContextVar("scratchlab_blas_threads", default=None)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_threads(value: int | str, what: str = "threads") -> int:
+    """An int >= 1 or "auto" (every available core) -> a thread count."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return available_cores()
+        if not text.isdigit():
+            raise ConfigError(f"{what} must be a whole number >= 1 or 'auto', got {value!r}")
+        value = int(text)
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ConfigError(f"{what} must be a whole number >= 1 or 'auto', got {value!r}")
+    return int(value)
+
+
+def resolve_threads(threads: int | str | None = None) -> int:
+    """The BLAS thread count the policy gives (see the module docstring for the order)."""
+    if threads is not None:
+        return parse_threads(threads)
+    active = _active.get()
+    if active is not None:
+        return active
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return parse_threads(env, f"${ENV_VAR}")
+    return DEFAULT_THREADS
+
+
+def current_blas_threads() -> int | None:
+    """The thread count of the first loaded BLAS library (None when none is loaded)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    return counts[0] if counts else None
+
+
+@contextmanager
+def blas_threads(threads: int | str | None = None) -> Iterator[int]:
+    """Limit BLAS to the policy's thread count inside the block; yields that count."""
+    n = resolve_threads(threads)
+    if _active.get() == n:  # an enclosing block already set this limit
+        yield n
+        return
+    from threadpoolctl import threadpool_limits
+
+    token = _active.set(n)
+    try:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield n
+    finally:
+        _active.reset(token)
