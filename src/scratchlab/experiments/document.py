@@ -75,17 +75,18 @@ def _md_row(cells: list[str]) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #345;padding-bottom:.3em}
 h2{margin-top:2em;border-bottom:1px solid #ccc}
 h3{margin-top:1.6em;color:#234}
-table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
 th{background:#eef2f6}
 td:first-child,th:first-child{text-align:left}
 tr.best td{background:#fff4c2;font-weight:600}
-caption{caption-side:top;text-align:left;font-style:italic;padding:.2em 0}
+caption{caption-side:top;text-align:left;font-style:italic;padding:.2em 0;white-space:normal}
 figure{margin:1em 0}
 figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.9em;color:#555}
@@ -109,7 +110,8 @@ def to_html(blocks: list[Block], title: str) -> str:
                 cells = "".join(f"<td>{_inline(str(c))}</td>" for c in row)
                 rows.append(f"<tr{cls}>{cells}</tr>")
             cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
-            body.append(f"<table>{cap}<thead><tr>{head}</tr></thead>{''.join(rows)}</table>")
+            body.append(f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
+                        f"{''.join(rows)}</table></div>")
         elif isinstance(b, Figure):
             data = base64.b64encode(Path(b.path).read_bytes()).decode("ascii")
             body.append(

@@ -91,19 +91,31 @@ def _comparison(exp_dir: Path, rows: list[dict]) -> list[Block]:
     if not rows:
         return [Para("No run has finished yet.")]
     best = best_index(rows)
-    header = ["run", "loss", "λ", "η", "epochs", "batch", "schedule", "augment",
-              "train acc", "val acc", "test acc", "status"]  # fmt: skip
+    params = {
+        "loss": [r["loss"] for r in rows],
+        "λ": [f"{r['lambda']:g}" for r in rows],
+        "η": [f"{r['eta']:g}" for r in rows],
+        "epochs": [str(r["epochs_trained"]) for r in rows],
+        "batch": [str(r["n_batch"]) for r in rows],
+        "schedule": [r["schedule"] for r in rows],
+        "augment": [r["augment"] for r in rows],
+    }
+    # Columns that are the same for every run go into the caption, not the table.
+    constant = {k: v[0] for k, v in params.items() if len(rows) > 1 and len(set(v)) == 1}
+    varying = [k for k in params if k not in constant]
+    header = ["run", "train acc", "val acc", "test acc", *varying, "status"]
     table_rows = [
-        [("★ " if i == best else "") + r["run"], r["loss"], f"{r['lambda']:g}", f"{r['eta']:g}",
-         str(r["epochs_trained"]), str(r["n_batch"]), r["schedule"], r["augment"],
-         _pct(r["train_acc"]), _pct(r["val_acc"]), _pct(r["test_acc"]), r["status"]]
+        [("★ " if i == best else "") + r["run"], _pct(r["train_acc"]), _pct(r["val_acc"]),
+         _pct(r["test_acc"]), *(params[k][i] for k in varying), r["status"]]
         for i, r in enumerate(rows)
     ]  # fmt: skip
+    caption = "Final metrics per run; ★ = selected on validation accuracy."
+    if constant:
+        caption += " All runs: " + ", ".join(f"{k} {v}" for k, v in constant.items()) + "."
     b = rows[best]
     blocks: list[Block] = [
         Heading("Comparison", 2),
-        Table(header, table_rows, "Final metrics per run; ★ = selected on validation accuracy.",
-              highlight={best}),
+        Table(header, table_rows, caption, highlight={best}),
         Para(f"**Best run:** `{b['run']}` — validation accuracy {_pct(b['val_acc'])}, "
              f"test accuracy {_pct(b['test_acc'])}."),
     ]  # fmt: skip
