@@ -152,13 +152,12 @@ def _evaluate_all(model: Sequential, splits: Splits) -> dict:
 
 
 def execute_run(spec: RunSpec, run_dir: Path, *, progress=None) -> dict:
-    # Provisional: one BLAS thread per run (multithreaded OpenBLAS collapses under load on
-    # small matrices, and one thread keeps results bit-identical); parallelism is --jobs.
-    import os
+    # BLAS threads per scratchlab.threads: one per run unless SCRATCHLAB_THREADS says
+    # otherwise (multithreaded BLAS collapses on small products when the machine is
+    # busy; see benchmarks/results.md); parallelism across runs is --jobs.
+    from scratchlab.threads import blas_threads
 
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(os.environ.get("SCRATCHLAB_THREADS", "1"))):
+    with blas_threads():
         return _execute_run(spec, run_dir, progress=progress)
 
 
