@@ -16,8 +16,10 @@ Splits (see ``DATASETS[name].splits``; the first is the default):
 Preprocessing: ``x01 = uint8 / 255`` (float32), then ``(x01 - mean) / std`` with the
 training part's per-feature `mean` and `std` (computed exactly from integer sums, stored
 float32; ``std == 0`` -> 1, so constant features become 0, never NaN), applied unchanged
-to val and test. Memory: one uint8 copy of the training rows plus the float32 outputs;
-statistics and standardisation run in row chunks.
+to val and test. Memory: one uint8 copy of the training rows plus the float32 outputs,
+and each uint8 part is released as soon as it is standardised, so the peak is about the
+float32 outputs plus that uint8 copy (benchmarks/results.md, "Memory"); statistics and
+standardisation run in row chunks.
 """
 
 from __future__ import annotations
@@ -109,7 +111,13 @@ def load_split(
     train_u8, val_u8, test_u8 = _cut(spec.kind, split, raw.parts, val_size, seed)
     del raw.parts
     mean, std = train_stats(train_u8[0])
-    parts = [Part(standardise_u8(X, mean, std), y) for X, y in (train_u8, val_u8, test_u8)]
+    cuts = [train_u8, val_u8, test_u8]
+    del train_u8, val_u8, test_u8
+    parts = []
+    while cuts:  # drop each uint8 part once it is standardised: the peak holds one less
+        X, y = cuts.pop(0)
+        parts.append(Part(standardise_u8(X, mean, std), y))
+        del X
     return Splits(
         *parts,
         list(raw.class_names),
