@@ -35,6 +35,7 @@ ALL_SPECS = [
     {"kind": "photometric", "brightness": 0.2, "contrast": 0.3},
     {"kind": "gaussian_noise", "sigma": 0.05},
     {"kind": "salt_pepper", "fraction": 0.1},
+    {"kind": "affine", "max_rotate": 12.0, "max_scale": 0.1, "max_shift": 2.0},
 ]
 
 

@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from scratchlab.allocator import keep_freed_memory
+
+    keep_freed_memory()
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, cat, *a, **k: f"scratchlab: warning: {msg}\n"
     try:

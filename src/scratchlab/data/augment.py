@@ -27,6 +27,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from scratchlab.data.affine import affine
 from scratchlab.errors import ConfigError
 
 ImageShape = tuple[int, int, int]
@@ -35,6 +36,7 @@ __all__ = [
     "AUGMENTATIONS",
     "AugmentationKind",
     "Augmenter",
+    "affine",
     "build_augmenter",
     "flip",
     "gaussian_noise",
@@ -206,6 +208,13 @@ AUGMENTATIONS: dict[str, AugmentationKind] = {
         ),
         AugmentationKind(
             "gaussian_noise", gaussian_noise, {"sigma": 0.01}, "additive noise", {"sigma": _nonneg}
+        ),
+        AugmentationKind(
+            "affine",
+            affine,
+            {"max_rotate": 10.0, "max_scale": 0.1, "max_shift": 2.0},
+            "rotate, scale and shift (bilinear, zero fill)",
+            {"max_rotate": _nonneg, "max_scale": _prob, "max_shift": _nonneg},
         ),
         AugmentationKind(
             "salt_pepper",

@@ -185,6 +185,9 @@ def _run_parallel(pending: list[RunSpec], exp_dir: Path, jobs: int, progress: Ru
 def _worker(spec: RunSpec, run_dir: Path, queue, threads: int) -> str:
     from threadpoolctl import threadpool_limits
 
+    from scratchlab.allocator import keep_freed_memory
+
+    keep_freed_memory()  # a spawned worker starts with glibc's defaults
     with threadpool_limits(limits=threads):
         execute_run(spec, run_dir, progress=lambda *event: queue.put((spec.name, *event)))
     queue.put((spec.name, "done"))
