@@ -8,14 +8,17 @@
 
 Policy. Scratchlab's products are small (a batch of 100 rows against a few hundred or a
 few thousand columns) and its machines are shared. Measured on a shared 2-core machine
-(benchmarks/results.md, "Threads"): one training step of the MNIST MLP (batch 100, Adam)
-took 1.5 ms with one BLAS thread and 96 ms with two (median), because every product waits
-to wake a worker thread that the scheduler has parked behind other processes; a lone
-100-row product was 0.5 ms against 32 ms. On 10,000-row products two threads were at best
-1.05x faster, and slower in the same measurement. Multithreaded PyTorch collapses the same
-way (its A1 epoch: 0.2 s with one thread, 0.8-4.9 s with two). So the default is **one
-BLAS thread per process**; parallelism comes from running several trainings at once
-(`scratchlab run --jobs N`), which has no per-product synchronisation to lose.
+(benchmarks/results.md, "Threads"; several runs): one training step of the MNIST MLP
+(batch 100, Adam) took 1.0-1.9 ms with one BLAS thread and 14-212 ms with two (medians;
+the fastest calls were alike, ~1 ms: the time goes into waiting), because every product
+must wake a worker thread that the scheduler has parked behind other processes; a lone
+100-row product took 0.4 ms against up to 72 ms. On 10,000-row products two threads ran
+at 0.9x to 1.4x the speed of one. PyTorch at its default two threads collapses the same
+way (its A1 epoch: 0.14-0.2 s with one thread, 0.7-6 s with two). So the default is
+**one BLAS thread per process**; parallelism comes from running several trainings at
+once (`scratchlab run --jobs N`), which has no per-product synchronisation to lose. On a
+dedicated machine, full-batch training of wide layers may gain from
+``SCRATCHLAB_THREADS=auto``.
 
 Override, in this order of precedence:
 1. ``blas_threads(n)`` with an explicit `n` (an int >= 1, or ``"auto"`` = every core
