@@ -66,7 +66,17 @@ def safe_loads(data: bytes, what: str = "pickle") -> Any:
     Object arrays are refused too: they could only hold what the allowlist rebuilds,
     but no CIFAR file has one.
     """
-    obj = SafeUnpickler(io.BytesIO(data), what=what).load()
+    try:
+        obj = SafeUnpickler(io.BytesIO(data), what=what).load()
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the unpickler runs untrusted opcodes: a damaged
+        # file can raise almost anything (AttributeError, MemoryError from a huge memo index...)
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(": ")  # one line
+        raise DataError(
+            f"cannot read {what}: not a valid pickle ({reason}); the file is truncated, corrupt "
+            "or not a CIFAR-10 python batch"
+        ) from None
     _reject_object_arrays(obj, what)
     return obj
 
