@@ -43,7 +43,7 @@ def reading(what: str | Path) -> Iterator[None]:
     except DataError:
         raise
     except _READ_ERRORS as exc:
-        reason = str(exc) or type(exc).__name__
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # one line (tarfile's has 5)
         raise DataError(
             f"cannot read {what}: {reason} (the file is truncated, corrupt or not in the "
             "expected format; delete it and fetch it again with `scratchlab data fetch`, "
