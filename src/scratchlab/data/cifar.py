@@ -125,6 +125,8 @@ def read_archive(archive: Path) -> tuple[Parts, list[str], str]:
 
 
 def _decode(blobs: dict[str, bytes], fmt: str, where: str) -> tuple[Parts, list[str]]:
+    if fmt == "matlab":
+        blobs = load_mats_isolated(blobs, where)
     decode_batch = {"python": python_batch, "matlab": matlab_batch, "binary": binary_batch}[fmt]
     decode_meta = {"python": python_meta, "matlab": matlab_meta, "binary": binary_meta}[fmt]
     names = file_names(fmt)
@@ -177,18 +179,111 @@ def python_meta(blob: bytes) -> list[str]:
     return [_text(n) for n in _get(d, "label_names")]
 
 
-def matlab_batch(blob: bytes, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _loadmat(blob: bytes) -> dict:
+    """`scipy.io.loadmat` of a blob; its own MatReadError (an Exception, not an OSError or
+    ValueError) and anything else a damaged file provokes become ValueError for `reading`."""
     from scipy.io import loadmat
 
-    m = loadmat(io.BytesIO(blob))
-    return m["data"], m["labels"].astype(np.int64).reshape(-1)
+    try:
+        return loadmat(io.BytesIO(blob))
+    except Exception as exc:  # noqa: BLE001 - a parser of untrusted bytes
+        raise ValueError(f"not a readable MATLAB file ({type(exc).__name__}: {exc})") from exc
 
 
-def matlab_meta(blob: bytes) -> list[str]:
-    from scipy.io import loadmat
+class _Failed(str):
+    """What the isolated MATLAB reader could not decode: raised (as ValueError) on use."""
 
-    cells = np.asarray(loadmat(io.BytesIO(blob))["label_names"], dtype=object).reshape(-1)
+
+def _mat_value(blob) -> dict:
+    """A loaded file: from `load_mats_isolated` (a dict, or _Failed) or raw bytes."""
+    if isinstance(blob, _Failed):
+        raise ValueError(str(blob))
+    return blob if isinstance(blob, dict) else _loadmat(blob)
+
+
+def matlab_batch(blob, what: str) -> tuple[np.ndarray, np.ndarray]:
+    m = _mat_value(blob)
+    return m["data"], np.asarray(m["labels"]).astype(np.int64).reshape(-1)
+
+
+def matlab_meta(blob) -> list[str]:
+    m = _mat_value(blob)
+    if "label_names" in m and isinstance(m["label_names"], list):  # names, already extracted
+        return m["label_names"]
+    cells = np.asarray(m["label_names"], dtype=object).reshape(-1)
     return [_text(np.asarray(c).reshape(-1)[0]) for c in cells]
+
+
+def load_mats_isolated(blobs: dict[str, bytes], where: str) -> dict:
+    """Run `scipy.io.loadmat` on each blob in a child process.
+
+    SciPy's MAT v5 reader is not hardened against damaged files: a flipped byte in an
+    element tag can crash the interpreter with a segmentation fault (scipy gh-25349), which
+    no `except` can catch. The child sends back, per file, the CIFAR arrays (`np.save`
+    without pickle) or the class names (JSON) or the error; if it dies, the files are
+    reported damaged. Returns ``{key: {"data", "labels"} | {"label_names"} | _Failed}``.
+    """
+    import json
+    import multiprocessing as mp
+    import sys
+
+    if mp.current_process().daemon:  # a daemonic process may not start children
+        return dict(blobs)
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_mat_child, args=(send, blobs), daemon=True)
+    child.start()
+    send.close()
+    out: dict = {}
+    try:
+        while len(out) < len(blobs):
+            head = json.loads(receive.recv_bytes())
+            if "error" in head:
+                out[head["key"]] = _Failed(head["error"])
+            elif "names" in head:
+                out[head["key"]] = {"label_names": [str(n) for n in head["names"]]}
+            else:
+                arrays = [np.load(io.BytesIO(receive.recv_bytes()), allow_pickle=False)
+                          for _ in range(2)]  # fmt: skip
+                out[head["key"]] = {"data": arrays[0], "labels": arrays[1]}
+    except (EOFError, OSError, ValueError, KeyError):
+        child.join(timeout=10)
+        culprit = next((k for k in blobs if k not in out), "?")
+        raise DataError(
+            f"cannot read {where}: the MATLAB reader (scipy.io.loadmat) crashed on its "
+            f"{culprit} file (exit code {child.exitcode}), which is damaged; delete the files "
+            "and fetch them again with `scratchlab data fetch`, or use the python or binary "
+            "CIFAR-10 release"
+        ) from None
+    finally:
+        receive.close()
+        child.join(timeout=10)
+        if child.is_alive():  # pragma: no cover - it sent everything; never expected
+            child.kill()
+    return out
+
+
+def _mat_child(conn, blobs: dict[str, bytes]) -> None:  # pragma: no cover - in a child
+    import faulthandler
+    import json
+
+    faulthandler.disable()  # a crash here is expected and reported by the parent
+    for key, blob in blobs.items():
+        try:
+            m = _loadmat(blob)
+            if key == "meta":
+                payload = [json.dumps({"key": key, "names": matlab_meta(m)}).encode()]
+            else:
+                payload = [json.dumps({"key": key, "arrays": 2}).encode()]
+                for array in (m["data"], m["labels"]):
+                    buf = io.BytesIO()
+                    np.save(buf, np.asarray(array), allow_pickle=False)
+                    payload.append(buf.getvalue())
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
+            payload = [json.dumps({"key": key, "error": f"{type(exc).__name__}: {exc}"}).encode()]
+        for message in payload:
+            conn.send_bytes(message)
+    conn.close()
 
 
 def binary_batch(blob: bytes, what: str) -> tuple[np.ndarray, np.ndarray]:
