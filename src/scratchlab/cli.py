@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ScratchlabError as exc:
-        print(f"scratchlab: error: {exc}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(exc).splitlines())  # always one line
+        print(f"scratchlab: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scratchlab: interrupted", file=sys.stderr)
