@@ -29,6 +29,7 @@ from scratchlab.experiments.report import build_report
 from scratchlab.experiments.schema import RunSpec
 from scratchlab.experiments.summary import summary_rows
 from scratchlab.io import read_json, write_json
+from scratchlab.threads import resolve_threads
 
 
 @dataclass
@@ -107,6 +108,7 @@ def run_experiment(
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     _check_writable(out)
+    resolve_threads()  # a bad SCRATCHLAB_THREADS fails here, not inside the first run
     checked: set[int] = set()
     for spec in runs:  # load (and cache) every dataset first: bad data fails before any write
         data = load_run_data(spec, check=True)
