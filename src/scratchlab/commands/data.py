@@ -107,12 +107,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise DataError(
             "--path needs a dataset NAME (e.g. `scratchlab data verify cifar10 --path DIR`)"
         )
-    failed = False
+    failed = []
     for name in names:
         ok, message = verify_one(name, args.path, named=bool(args.name))
-        print(f"{name}: {message}")
-        failed |= not ok
-    return 2 if failed else 0
+        print(f"{name}: {message}", flush=True)
+        if not ok:
+            failed.append(name)
+    if failed:  # the details are on stdout above; the verdict is the usual one error line
+        raise DataError(f"verification failed for {', '.join(failed)} (see above)")
+    return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
