@@ -313,10 +313,10 @@ def test_data_verify_on_a_corrupt_file(capsys, data_env):
     capsys.readouterr()
     assert main(["data", "verify", "cifar10"]) == 2
     captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    lines = captured.out.strip().splitlines()
+    assert_one_error_line(captured.err, "verification failed for cifar10")
+    lines = captured.out.strip().splitlines()  # the details, one line per dataset
     assert len(lines) == 1 and lines[0].startswith("cifar10: FAILED")
-    assert "test_batch.bin" in lines[0]
+    assert "test_batch.bin" in lines[0] and "Traceback" not in captured.out
 
 
 def test_usage_errors_are_one_line(capsys):
@@ -390,3 +390,9 @@ def test_a_multi_line_message_is_printed_as_one_line(capsys, monkeypatch):
     monkeypatch.setattr(commands, "_report", three_lines)
     assert main(["report", "anywhere"]) == 2
     assert capsys.readouterr().err == "scratchlab: error: first line - second - third\n"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
+def test_bad_thread_setting_fails_before_anything_is_written(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.setenv("SCRATCHLAB_THREADS", value)
+    _run_fails(tmp_path, capsys, OK, "SCRATCHLAB_THREADS must be a whole number >= 1 or 'auto'")
