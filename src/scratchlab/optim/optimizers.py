@@ -194,8 +194,68 @@ class Adam(Optimizer):
         if not self.eps > 0.0:
             raise ConfigError(f"adam eps must be > 0, got {eps}")
 
+    def step(self, model: Any, lr: float) -> None:
+        """One update of every parameter, computed on flat buffers that hold all of them.
+
+        The per-parameter arithmetic (`_update`) is the same element by element, so the
+        result is identical; it just runs as one set of array operations over the whole
+        model instead of one per parameter (a dozen small tensors make Python's per-call
+        cost dominate otherwise). The moment buffers `m`, `v` stay per-parameter views,
+        so `state_dict` / `load_state_dict` see the usual arrays.
+        """
+        params = model.parameters()
+        plan = self._flat_plan(params)
+        if plan is None:  # mixed dtypes: one parameter at a time
+            super().step(model, lr)
+            return
+        self.t += 1
+        for (_, _, _, grad), g in zip(params, plan["g_views"], strict=True):
+            np.copyto(g, grad)
+        self._update_arrays(plan["m"], plan["v"], plan["g"], float(lr), plan["tmp"])
+        for (_, _, theta, _), step in zip(params, plan["tmp_views"], strict=True):
+            theta -= step
+
+    def _flat_plan(self, params: list) -> dict | None:
+        """Flat m, v, g, tmp buffers for `params` (rebuilt when the parameters or the
+        state change); m and v are registered as the per-parameter state views."""
+        layout = tuple((i, n, p.shape, p.dtype) for i, n, p, _ in params)
+        plan = getattr(self, "_plan", None)
+        if (plan is not None and plan["layout"] == layout and plan["state"] is self._state
+                and all(self._state["m"].get((i, n)) is mv and self._state["v"].get((i, n)) is vv
+                        for (i, n, _, _), mv, vv in zip(layout, plan["m_views"], plan["v_views"],
+                                                        strict=True))):  # fmt: skip
+            return plan
+        self._plan = None
+        dtypes = {p.dtype for _, _, p, _ in params}
+        if len(dtypes) != 1 or not params:
+            return None
+        for i, n, p, _ in params:  # allocate / validate the state as the base class does
+            self._allocate((i, n), p)
+        dtype = dtypes.pop()
+        total = sum(p.size for _, _, p, _ in params)
+        plan = {"layout": layout, "state": self._state}
+        for name in ("m", "v", "g", "tmp"):
+            flat = np.empty(total, dtype=dtype)
+            views, off = [], 0
+            for _, _, p, _ in params:
+                views.append(flat[off : off + p.size].reshape(p.shape))
+                off += p.size
+            plan[name], plan[f"{name}_views"] = flat, views
+        for buf in ("m", "v"):
+            for (i, n, _, _), view in zip(layout, plan[f"{buf}_views"], strict=True):
+                np.copyto(view, self._state[buf][(i, n)])
+                self._state[buf][(i, n)] = view
+        self._scratch = {}
+        self._plan = plan
+        return plan
+
     def _update(self, key, theta, grad, lr, tmp):
         m, v = self._state["m"][key], self._state["v"][key]
+        self._update_arrays(m, v, grad, lr, tmp)
+        theta -= tmp
+
+    def _update_arrays(self, m, v, grad, lr, tmp):
+        """m, v <- the moments after `grad`; tmp <- the step eta m_hat / (sqrt(v_hat) + eps)."""
         b1, b2, t = self.beta1, self.beta2, self.t
         m *= b1
         np.multiply(grad, 1.0 - b1, out=tmp)
@@ -209,7 +269,6 @@ class Adam(Optimizer):
         tmp += self.eps
         np.divide(m, tmp, out=tmp)  # m / (sqrt(v_hat) + eps)
         tmp *= lr / (1.0 - b1**t)  # eta m_hat / (sqrt(v_hat) + eps)
-        theta -= tmp
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
