@@ -9,8 +9,16 @@ from scratchlab.experiments.generalisation import generalisation_blocks, reading
 
 
 def _row(run: str, train: float, val: float, status: str = "completed") -> dict:
-    return {"run": run, "status": status, "train_acc": train, "val_acc": val, "test_acc": val,
-            "train_loss": 1 - train, "val_loss": 1 - val, "test_loss": 1 - val}
+    return {
+        "run": run,
+        "status": status,
+        "train_acc": train,
+        "val_acc": val,
+        "test_acc": val,
+        "train_loss": 1 - train,
+        "val_loss": 1 - val,
+        "test_loss": 1 - val,
+    }
 
 
 def test_reading_names_variance_bias_and_balance() -> None:

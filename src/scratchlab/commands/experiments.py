@@ -12,7 +12,9 @@ from scratchlab.errors import ConfigError
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run an experiment file and write its report")
-    run.add_argument("file", type=Path, help="experiment TOML file, e.g. experiments/assignment1.toml")
+    run.add_argument(
+        "file", type=Path, help="experiment TOML file, e.g. experiments/assignment1.toml"
+    )
     _common(run)
     run.add_argument("--only", help="comma-separated run names or patterns (e.g. 'grid-*')")
     run.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
@@ -38,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--l1", type=float, default=0.0)
     train.add_argument("--n-epochs", type=int, default=40)
     train.add_argument("--n-batch", default="100", help='batch size or "full"')
-    train.add_argument("--schedule", default="constant", help="e.g. constant or exp_decay:gamma=0.9")
+    train.add_argument(
+        "--schedule", default="constant", help="e.g. constant or exp_decay:gamma=0.9"
+    )
     train.add_argument("--shuffle", action="store_true")
     train.add_argument("--augment", default="", help="e.g. flip,translate:max_shift=2")
     train.add_argument("--keep-best", action="store_true")
@@ -112,7 +116,9 @@ def format_summary(rows: list[dict]) -> str:
              _pct(r["train_acc"]), _pct(r["val_acc"]), _pct(r["test_acc"]), r["status"]]
             for r in rows]  # fmt: skip
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *body]]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *body]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -125,7 +131,9 @@ def _ints(text: str, flag: str) -> list[int]:
     try:
         return [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
-        raise ConfigError(f"{flag} takes comma-separated integers, e.g. 50,50; got {text!r}") from None
+        raise ConfigError(
+            f"{flag} takes comma-separated integers, e.g. 50,50; got {text!r}"
+        ) from None
 
 
 def _batch(text: str) -> int | str:

@@ -1,11 +1,11 @@
 """The figures of one run, written under `<run>/figures/` and listed in its metrics.json.
 
-    curves.png         loss, cost and accuracy per epoch, train vs val
-    weights.png        class templates (linear model) — units.png for an MLP's first layer
-    augmentation.png   originals vs augmented samples (when the run augments)
-    confusion.png      normalised confusion matrix on the test set
-    prf.png            per-class precision / recall / F1
-    misclassified.png  the first nine misclassified test images
+curves.png         loss, cost and accuracy per epoch, train vs val
+weights.png        class templates (linear model) — units.png for an MLP's first layer
+augmentation.png   originals vs augmented samples (when the run augments)
+confusion.png      normalised confusion matrix on the test set
+prf.png            per-class precision / recall / F1
+misclassified.png  the first nine misclassified test images
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ from scratchlab.train import History
 
 
 def run_figures(
-    spec: RunSpec, model, history: History, splits: Splits, y_pred: np.ndarray, run_dir: Path,
-    *, retrain_dir: Path | None = None,
+    spec: RunSpec,
+    model,
+    history: History,
+    splits: Splits,
+    y_pred: np.ndarray,
+    run_dir: Path,
+    *,
+    retrain_dir: Path | None = None,
 ) -> dict[str, str]:
     """Draw every figure of the run; returns {key: path relative to run_dir}."""
     fig_dir = run_dir / "figures"
@@ -63,8 +69,9 @@ def run_figures(
         np.asarray(report["confusion_normalised"]), names, fig_dir / "confusion.png",
         title=f"Normalised confusion matrix (test) — {title}",
     )  # fmt: skip
-    out["prf"] = plots.plot_per_class_prf(report, names, fig_dir / "prf.png",
-                                          title=f"Per-class precision, recall, F1 — {title}")
+    out["prf"] = plots.plot_per_class_prf(
+        report, names, fig_dir / "prf.png", title=f"Per-class precision, recall, F1 — {title}"
+    )
     idx = misclassified(splits.test.y, y_pred, n=9)
     if len(idx):
         out["misclassified"] = plots.plot_misclassified(

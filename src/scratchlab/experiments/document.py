@@ -110,8 +110,10 @@ def to_html(blocks: list[Block], title: str) -> str:
                 cells = "".join(f"<td>{_inline(str(c))}</td>" for c in row)
                 rows.append(f"<tr{cls}>{cells}</tr>")
             cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
-            body.append(f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
-                        f"{''.join(rows)}</table></div>")
+            body.append(
+                f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
+                f"{''.join(rows)}</table></div>"
+            )
         elif isinstance(b, Figure):
             data = base64.b64encode(Path(b.path).read_bytes()).decode("ascii")
             body.append(

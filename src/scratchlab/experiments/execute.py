@@ -60,7 +60,7 @@ def load_run_data(spec: RunSpec, *, check: bool = False, split: str | None = Non
         if isinstance(spec.train.n_batch, int) and spec.train.n_batch > n_train:
             raise ConfigError(
                 f"run {spec.name!r}: train.n_batch = {spec.train.n_batch} is larger than the "
-                f"training set ({n_train} images); use a smaller n_batch or \"full\""
+                f'training set ({n_train} images); use a smaller n_batch or "full"'
             )
     return data
 
@@ -94,8 +94,14 @@ def make_augment(spec: RunSpec, splits: Splits):
 
 
 def train_model(
-    spec: RunSpec, splits: Splits, seed: int, run_dir: Path, progress=None,
-    *, with_val: bool = True, n_epochs: int | None = None,
+    spec: RunSpec,
+    splits: Splits,
+    seed: int,
+    run_dir: Path,
+    progress=None,
+    *,
+    with_val: bool = True,
+    n_epochs: int | None = None,
 ) -> tuple[Sequential, History, dict]:
     """Build, (resume,) fit and save one model; returns it, its history and untrained metrics."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,8 +116,14 @@ def train_model(
     trackers: list = []  # best-weight trackers run before the checkpoint sees the epoch
     if with_val and t.early_stopping is not None:
         es = t.early_stopping
-        trackers.append(EarlyStopping(monitor=es.monitor, patience=es.patience,
-                                      min_delta=es.min_delta, restore_best=es.restore_best))
+        trackers.append(
+            EarlyStopping(
+                monitor=es.monitor,
+                patience=es.patience,
+                min_delta=es.min_delta,
+                restore_best=es.restore_best,
+            )
+        )
     if with_val and t.keep_best:
         trackers.append(KeepBest())
     ckpt = Checkpointer(run_dir / "checkpoint.npz", every=t.checkpoint_every)
@@ -223,9 +235,14 @@ def _retrain(spec: RunSpec, history: History, out: Path, progress) -> dict:
                                        with_val=False, n_epochs=max(1, epochs))  # fmt: skip
     test = model.evaluate(*_xy(splits, "test"))
     y_pred = model.predict(splits.test.X)
-    return {"split": spec.data.retrain_split, "epochs": max(1, epochs),
-            "n_train": len(splits.train.y), "status": rt_history.status, "test": test,
-            "test_report": classification_metrics(splits.test.y, y_pred, splits.class_names)}
+    return {
+        "split": spec.data.retrain_split,
+        "epochs": max(1, epochs),
+        "n_train": len(splits.train.y),
+        "status": rt_history.status,
+        "test": test,
+        "test_report": classification_metrics(splits.test.y, y_pred, splits.class_names),
+    }
 
 
 def run_gradcheck(exp, out: Path) -> None:
@@ -238,8 +255,10 @@ def run_gradcheck(exp, out: Path) -> None:
                            "loss": g.loss or spec.model.loss},
                  "train": {"lambda": g.lambda_}}  # fmt: skip
     check_spec = RunSpec.model_validate(
-        {**spec.model_dump(by_alias=True), **{k: {**spec.model_dump(by_alias=True)[k], **v}
-                                              for k, v in overrides.items()}}
+        {
+            **spec.model_dump(by_alias=True),
+            **{k: {**spec.model_dump(by_alias=True)[k], **v} for k, v in overrides.items()},
+        }
     )
     model = build_model(check_spec, splits, np.random.default_rng(spec.seed))
     rows = gradcheck(model, splits.train.X[: g.n_samples], splits.train.y[: g.n_samples],

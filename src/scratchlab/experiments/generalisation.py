@@ -67,9 +67,13 @@ def generalisation_blocks(rows: list[dict]) -> list[Block]:
     if underfit:
         summary.append(f"underfitting (training accuracy more than {GAP_POINTS:g} points below "
                        f"the best run's): {', '.join(f'`{n}`' for n in underfit)}")  # fmt: skip
-    text = ("**Reading:** " + "; ".join(summary) + ".") if summary else (
-        "**Reading:** every run is within "
-        f"{GAP_POINTS:g} points of the best training accuracy and of its own validation accuracy."
+    text = (
+        ("**Reading:** " + "; ".join(summary) + ".")
+        if summary
+        else (
+            f"**Reading:** every run is within {GAP_POINTS:g} points of the best training "
+            "accuracy and of its own validation accuracy."
+        )
     )
     return [
         Heading("Generalisation: bias and variance", 3),

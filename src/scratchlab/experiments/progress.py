@@ -46,7 +46,9 @@ class RunProgress:
     def callback(self, name: str) -> Callable[..., None]:
         return lambda *event: self.update(name, *event)
 
-    def update(self, name: str, epoch: int | str, n_epochs: int = 0, row: dict | None = None) -> None:
+    def update(
+        self, name: str, epoch: int | str, n_epochs: int = 0, row: dict | None = None
+    ) -> None:
         if epoch == "done":
             self.done(name)
             return

@@ -1,9 +1,9 @@
 """Assemble `report.md` and `report.html` for an experiment folder from what its runs wrote.
 
-    DIR/<experiment>/experiment.json      header, run order (written by the runner)
-    DIR/<experiment>/<run>/config.json    the resolved RunSpec
-    DIR/<experiment>/<run>/metrics.json   untrained/final metrics, per-class report, figures
-    DIR/<experiment>/gradcheck.json       optional gradient-check rows
+DIR/<experiment>/experiment.json      header, run order (written by the runner)
+DIR/<experiment>/<run>/config.json    the resolved RunSpec
+DIR/<experiment>/<run>/metrics.json   untrained/final metrics, per-class report, figures
+DIR/<experiment>/gradcheck.json       optional gradient-check rows
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from pathlib import Path
 
 from scratchlab import __version__
 from scratchlab.errors import ConfigError
-from scratchlab.experiments.document import Block, Code, Figure, Heading, Para, Table
-from scratchlab.experiments.document import to_html, to_markdown
+from scratchlab.experiments.document import (
+    Block,
+    Code,
+    Figure,
+    Heading,
+    Para,
+    Table,
+    to_html,
+    to_markdown,
+)
 from scratchlab.experiments.generalisation import generalisation_blocks
 from scratchlab.experiments.summary import best_index, summary_rows, write_summary_csv
 from scratchlab.io import read_json, write_text
@@ -72,10 +80,12 @@ def _blocks(exp_dir: Path, meta: dict, rows: list[dict]) -> list[Block]:
     blocks: list[Block] = [Heading(title, 1)]
     if meta.get("description"):
         blocks.append(Para(meta["description"]))
-    blocks.append(Para(
-        f"Experiment `{meta['name']}` · {len(rows)} of {len(meta['runs'])} runs finished · "
-        f"scratchlab {__version__} · {stamp}"
-    ))
+    blocks.append(
+        Para(
+            f"Experiment `{meta['name']}` · {len(rows)} of {len(meta['runs'])} runs finished · "
+            f"scratchlab {__version__} · {stamp}"
+        )
+    )
     for note in meta.get("notes", []):
         blocks.append(Para(f"**Note:** {note}"))
     blocks += _comparison(exp_dir, rows)
@@ -151,8 +161,10 @@ def _loss_pivot(rows: list[dict]) -> list[Block]:
         table.append([f"{key[0]:g}", f"{key[1]:g}", str(key[2]), str(key[3]), key[4], *accs])
     if not table:
         return []
-    return [Heading("Loss comparison", 3),
-            Table(header, table, "Test accuracy of the same configuration under each loss.")]
+    return [
+        Heading("Loss comparison", 3),
+        Table(header, table, "Test accuracy of the same configuration under each loss."),
+    ]
 
 
 def _gradcheck(data: dict) -> list[Block]:
@@ -196,8 +208,12 @@ def _run_section(run_dir: Path, row: dict) -> list[Block]:
     if "ensemble" in metrics:
         ens = metrics["ensemble"]
         members = ", ".join(_pct(a) for a in ens["member_test_acc"])
-        blocks.append(Para(f"**Ensemble of {len(ens['member_test_acc'])}** (majority vote): "
-                           f"test accuracy {_pct(ens['vote_test_acc'])}; members {members}."))
+        blocks.append(
+            Para(
+                f"**Ensemble of {len(ens['member_test_acc'])}** (majority vote): "
+                f"test accuracy {_pct(ens['vote_test_acc'])}; members {members}."
+            )
+        )
     if "retrain" in metrics:
         rt = metrics["retrain"]
         blocks.append(Para(f"**Retrained on `{rt['split']}`** ({rt['n_train']} images, "
@@ -211,8 +227,13 @@ def _run_section(run_dir: Path, row: dict) -> list[Block]:
         prf = [[name, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", str(s)] for name, p, r, f, s in zip(
             report["class_names"], report["precision"], report["recall"], report["f1"],
             report["support"], strict=True)]  # fmt: skip
-        blocks.append(Table(["class", "precision", "recall", "F1", "support"], prf,
-                            "Per-class metrics on the test set."))
+        blocks.append(
+            Table(
+                ["class", "precision", "recall", "F1", "support"],
+                prf,
+                "Per-class metrics on the test set.",
+            )
+        )
     if metrics.get("model_summary"):
         blocks.append(Code(metrics["model_summary"]))
     return blocks

@@ -78,7 +78,9 @@ def summary_rows(exp_dir: Path, run_names: list[str]) -> list[dict]:
     for name in run_names:
         run_dir = exp_dir / name
         if (run_dir / "metrics.json").exists() and (run_dir / "config.json").exists():
-            rows.append(run_row(read_json(run_dir / "config.json"), read_json(run_dir / "metrics.json")))
+            rows.append(
+                run_row(read_json(run_dir / "config.json"), read_json(run_dir / "metrics.json"))
+            )
         # A run without metrics.json has not finished; the report lists only finished runs.
     return rows
 
@@ -100,6 +102,7 @@ def _fmt(value: object) -> object:
 
 def best_index(rows: list[dict]) -> int | None:
     """The run selected on validation accuracy (test accuracy where there is no validation)."""
+
     def score(row: dict) -> float:
         if row["status"] == "diverged":
             return -math.inf
