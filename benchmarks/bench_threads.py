@@ -64,13 +64,13 @@ def _workloads(quick: bool) -> dict:
         model.train_step_grads(xs, yb)
         opt.step(model, 1e-4)
 
-    k = 1 if quick else 3
+    k = 1 if quick else 5
     return {
         "small (100x784 @ 784x128, fwd + dW)": (
-            lambda: (xs @ W, np.matmul(xs.T, gs, out=dW)), 200 * k),
-        "MLP training step (batch 100, Adam)": (step, 100 * k),
+            lambda: (xs @ W, np.matmul(xs.T, gs, out=dW)), 40 * k),
+        "MLP training step (batch 100, Adam)": (step, 20 * k),
         "large (10000x784 @ 784x128, fwd + dW)": (
-            lambda: (xl @ W, np.matmul(xl.T, gl, out=dW)), 5 * k),
+            lambda: (xl @ W, np.matmul(xl.T, gl, out=dW)), 1 + 2 * k),
     }  # fmt: skip
 
 

@@ -325,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     wanted = set(args.only or ("a1", "mlp", "memory", "threads"))
     a1 = a1_section(args, threads, torch_default) if "a1" in wanted else None
+    log(f"  ({time.perf_counter() - t0:.0f} s so far)")
     mlp = mlp_section(args, threads, torch_default) if "mlp" in wanted else None
+    log(f"  ({time.perf_counter() - t0:.0f} s so far)")
     mem = None
     if not args.no_memory and "memory" in wanted:
         log("Memory: fake CIFAR binary release, fresh processes ...")
@@ -334,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     th = None
     if "threads" in wanted:
         log("Threads: 1 vs all cores, as found and with an extra busy process ...")
+        t1 = time.perf_counter()
         th = bench_threads.run(quick=args.quick)
+        log(f"  ({time.perf_counter() - t1:.0f} s)")
     report = build_report(a1, mlp, mem, th, threads, load.summary(), started, args.quick)
     print(report)
     log(f"(benchmarks took {time.perf_counter() - t0:.0f} s)")
