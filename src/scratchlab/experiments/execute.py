@@ -227,10 +227,19 @@ def majority_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
     return counts.argmax(axis=1)
 
 
+def retrain_epochs(spec: RunSpec, history: History) -> int:
+    """Phase one's best validation epoch if its weights were restored, else its last epoch."""
+    es = spec.train.early_stopping
+    restored = spec.train.keep_best or (es is not None and es.restore_best)
+    if restored and history.best_epoch:
+        return history.best_epoch
+    return max(1, history.rows[-1]["epoch"])
+
+
 def _retrain(spec: RunSpec, history: History, out: Path, progress) -> dict:
-    """Retrain from scratch on `data.retrain_split` for the epochs that phase one chose."""
+    """Retrain from scratch on `data.retrain_split` for `retrain_epochs` epochs."""
     splits = load_run_data(spec, split=spec.data.retrain_split).splits
-    epochs = history.best_epoch or history.rows[-1]["epoch"]
+    epochs = retrain_epochs(spec, history)
     model, rt_history, _ = train_model(spec, splits, spec.seed, out, progress,
                                        with_val=False, n_epochs=max(1, epochs))  # fmt: skip
     test = model.evaluate(*_xy(splits, "test"))
