@@ -45,3 +45,18 @@ def test_blocks_summarise_which_runs_over_and_underfit() -> None:
 def test_no_table_for_a_single_run_or_without_validation() -> None:
     assert generalisation_blocks([_row("only", 0.9, 0.8)]) == []
     assert generalisation_blocks([_row("a", 0.9, math.nan), _row("b", 0.8, math.nan)]) == []
+
+
+def test_best_run_is_chosen_on_validation_never_on_test() -> None:
+    from scratchlab.experiments.summary import best_index
+
+    rows = [_row("a", 0.99, 0.97), _row("b", 0.99, 0.98), _row("no-val", 0.999, math.nan)]
+    rows[2]["test_acc"] = 0.999  # best on test, but it has no validation accuracy
+    rows[0]["test_acc"] = 0.99  # better on test than b: must not matter
+    assert best_index(rows) == 1
+    rows[1]["status"] = "diverged"
+    assert best_index(rows) == 0
+    assert (
+        best_index([_row("x", 0.9, math.nan), {**_row("y", 0.9, math.nan), "test_acc": 0.95}]) == 1
+    )
+    assert best_index([_row("d", 0.1, 0.1, status="diverged")]) is None

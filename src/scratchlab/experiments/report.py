@@ -102,8 +102,12 @@ def _comparison(exp_dir: Path, rows: list[dict]) -> list[Block]:
         return [Para("No run has finished yet.")]
     best = best_index(rows)
     params = {
+        "model": [r["hidden"] for r in rows],
         "loss": [r["loss"] for r in rows],
+        "optimiser": [r["optimizer"] for r in rows],
         "λ": [f"{r['lambda']:g}" for r in rows],
+        "L1": [f"{r['l1']:g}" for r in rows],
+        "dropout": [f"{r['dropout']:g}" for r in rows],
         "η": [f"{r['eta']:g}" for r in rows],
         "epochs": [str(r["epochs_trained"]) for r in rows],
         "batch": [str(r["n_batch"]) for r in rows],
@@ -119,16 +123,25 @@ def _comparison(exp_dir: Path, rows: list[dict]) -> list[Block]:
          _pct(r["test_acc"]), *(params[k][i] for k in varying), r["status"]]
         for i, r in enumerate(rows)
     ]  # fmt: skip
-    caption = "Final metrics per run; ★ = selected on validation accuracy."
+    on_val = any(not math.isnan(r["val_acc"]) for r in rows)
+    rule = "validation accuracy" if on_val else "test accuracy (no run has a validation set)"
+    caption = f"Final metrics per run; ★ = selected on {rule}."
     if constant:
         caption += " All runs: " + ", ".join(f"{k} {v}" for k, v in constant.items()) + "."
-    b = rows[best]
     blocks: list[Block] = [
         Heading("Comparison", 2),
-        Table(header, table_rows, caption, highlight={best}),
-        Para(f"**Best run:** `{b['run']}` — validation accuracy {_pct(b['val_acc'])}, "
-             f"test accuracy {_pct(b['test_acc'])}."),
-    ]  # fmt: skip
+        Table(header, table_rows, caption, highlight=set() if best is None else {best}),
+    ]
+    if best is None:
+        blocks.append(Para("**No run finished without diverging.**"))
+    else:
+        b = rows[best]
+        blocks.append(
+            Para(
+                f"**Best run** (selected on {rule}): `{b['run']}` — validation "
+                f"accuracy {_pct(b['val_acc'])}, test accuracy {_pct(b['test_acc'])}."
+            )
+        )
     if (exp_dir / "figures" / "comparison.png").exists():
         blocks.append(Figure(exp_dir / "figures" / "comparison.png", "Test accuracy per run."))
     blocks += _loss_pivot(rows)

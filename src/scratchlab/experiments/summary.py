@@ -101,14 +101,15 @@ def _fmt(value: object) -> object:
 
 
 def best_index(rows: list[dict]) -> int | None:
-    """The run selected on validation accuracy (test accuracy where there is no validation)."""
+    """The run selected on validation accuracy among runs that have one (never on test).
 
-    def score(row: dict) -> float:
-        if row["status"] == "diverged":
-            return -math.inf
-        val = row["val_acc"]
-        return row["test_acc"] if val is None or math.isnan(val) else val
-
-    if not rows:
-        return None
-    return max(range(len(rows)), key=lambda i: score(rows[i]))
+    Diverged runs are never selected. Only when no run has a validation set is the
+    selection made on test accuracy (and the report says so).
+    """
+    candidates = [i for i, r in enumerate(rows) if r["status"] != "diverged"]
+    with_val = [i for i in candidates if not math.isnan(rows[i]["val_acc"])]
+    if with_val:
+        return max(with_val, key=lambda i: rows[i]["val_acc"])
+    if candidates:
+        return max(candidates, key=lambda i: rows[i]["test_acc"])
+    return None
