@@ -57,6 +57,12 @@ def test_best_run_is_chosen_on_validation_never_on_test() -> None:
     rows[1]["status"] = "diverged"
     assert best_index(rows) == 0
     assert (
-        best_index([_row("x", 0.9, math.nan), {**_row("y", 0.9, math.nan), "test_acc": 0.95}]) == 1
+        best_index(
+            [
+                {**_row("x", 0.9, math.nan), "test_acc": 0.9},
+                {**_row("y", 0.9, math.nan), "test_acc": 0.95},
+            ]
+        )
+        == 1
     )
     assert best_index([_row("d", 0.1, 0.1, status="diverged")]) is None

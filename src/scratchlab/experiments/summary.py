@@ -110,6 +110,5 @@ def best_index(rows: list[dict]) -> int | None:
     with_val = [i for i in candidates if not math.isnan(rows[i]["val_acc"])]
     if with_val:
         return max(with_val, key=lambda i: rows[i]["val_acc"])
-    if candidates:
-        return max(candidates, key=lambda i: rows[i]["test_acc"])
-    return None
+    tested = [i for i in candidates if not math.isnan(rows[i]["test_acc"])]
+    return max(tested, key=lambda i: rows[i]["test_acc"]) if tested else None
