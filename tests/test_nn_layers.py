@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numgrad import numerical_grad, rel_error
 
 from scratchlab.errors import ConfigError
 from scratchlab.nn import BatchNorm, Dropout, Linear, ReLU, init_std, init_weight
-
-
-def numerical_grad(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Centred differences of the scalar f() with respect to every entry of x (in place)."""
-    g = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        fp = f()
-        flat[i] = old - h
-        fm = f()
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * h)
-    return g
-
-
-def rel_error(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
 def check_layer(layer, x: np.ndarray, seed: int = 0) -> None:
