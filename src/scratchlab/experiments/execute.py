@@ -240,6 +240,9 @@ def _retrain(spec: RunSpec, history: History, out: Path, progress) -> dict:
     """Retrain from scratch on `data.retrain_split` for `retrain_epochs` epochs."""
     splits = load_run_data(spec, split=spec.data.retrain_split).splits
     epochs = retrain_epochs(spec, history)
+    if progress is not None:  # tagged, so the display can tell the phases apart
+        report = progress
+        progress = lambda epoch, n, row: report(epoch, n, {**row, "phase": "retrain"})  # noqa: E731
     model, rt_history, _ = train_model(spec, splits, spec.seed, out, progress,
                                        with_val=False, n_epochs=max(1, epochs))  # fmt: skip
     test = model.evaluate(*_xy(splits, "test"))

@@ -53,9 +53,13 @@ class RunProgress:
             self.done(name)
             return
         row = row or {}
-        self.last[name] = row
+        retraining = row.get("phase") == "retrain"
+        if not retraining:  # the final line describes the run itself, not its retraining
+            self.last[name] = row
         val = row.get("val_acc", math.nan)
-        status = f"loss {row.get('train_loss', math.nan):.3f}"
+        status = ("retraining on all data: " if retraining else "") + (
+            f"loss {row.get('train_loss', math.nan):.3f}"
+        )
         if isinstance(val, float) and not math.isnan(val):
             status += f"  val acc {100 * val:.1f}%"
         self.progress.update(self.tasks[name], completed=epoch, total=n_epochs, status=status)

@@ -169,11 +169,10 @@ def _run_parallel(pending: list[RunSpec], exp_dir: Path, jobs: int, progress: Ru
     queue = manager.Queue()
     listener = threading.Thread(target=progress.listen, args=(queue,), daemon=True)
     listener.start()
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             futures = {
-                pool.submit(_worker, spec, exp_dir / spec.name, queue, threads): spec.name
+                pool.submit(_worker, spec, exp_dir / spec.name, queue): spec.name
                 for spec in pending
             }
             for future in as_completed(futures):
@@ -184,14 +183,12 @@ def _run_parallel(pending: list[RunSpec], exp_dir: Path, jobs: int, progress: Ru
         manager.shutdown()
 
 
-def _worker(spec: RunSpec, run_dir: Path, queue, threads: int) -> str:
-    from threadpoolctl import threadpool_limits
-
+def _worker(spec: RunSpec, run_dir: Path, queue) -> str:
+    """One run in a spawned process; BLAS threads follow scratchlab.threads (inside execute_run)."""
     from scratchlab.allocator import keep_freed_memory
 
     keep_freed_memory()  # a spawned worker starts with glibc's defaults
-    with threadpool_limits(limits=threads):
-        execute_run(spec, run_dir, progress=lambda *event: queue.put((spec.name, *event)))
+    execute_run(spec, run_dir, progress=lambda *event: queue.put((spec.name, *event)))
     queue.put((spec.name, "done"))
     return spec.name
 
