@@ -1,21 +1,32 @@
-"""Fast paths (row-blocked products, class-major loss, flat Adam) give the same numbers."""
+"""Fast paths (product routes, class-major loss, flat Adam) give the same numbers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scratchlab.nn import blas, build_mlp
+from scratchlab.nn import blas, build_mlp, kernels
+
+ROUTES = {"small": (True, False), "rows": (False, False), "kernel": (False, True)}
 
 
-@pytest.fixture(params=[True, False], ids=["split", "one-call"])
-def split(request, monkeypatch):
-    monkeypatch.setattr(blas, "SPLIT", request.param)
+def use_route(monkeypatch, name: str) -> None:
+    """Force one of `blas.route`'s answers for skinny float32 products."""
+    if name == "kernel" and not kernels.AVAILABLE:
+        pytest.skip("numba is not installed (tests/test_nn_kernels.py covers the kernels)")
+    split, compiled = ROUTES[name]
+    monkeypatch.setattr(blas, "SPLIT", split)
+    monkeypatch.setattr(blas, "KERNELS", compiled)
+
+
+@pytest.fixture(params=list(ROUTES))
+def product_route(request, monkeypatch):
+    use_route(monkeypatch, request.param)
     return request.param
 
 
 @pytest.mark.parametrize("m", [0, 1, 31, 32, 33, 100, 257])
-def test_matmul_and_tn_match_numpy(split, m):
+def test_matmul_and_tn_match_numpy(product_route, m):
     rng = np.random.default_rng(m)
     x = rng.standard_normal((m, 3072), dtype=np.float32)
     w = rng.standard_normal((3072, 10), dtype=np.float32)
@@ -39,20 +50,22 @@ def test_block_rows_policy(monkeypatch):
     assert blas.block_rows(3072, 10, np.dtype(np.float32)) == 0
 
 
-def test_model_is_the_same_either_way(monkeypatch):
-    """Training steps with and without row blocks agree to float32 rounding."""
+@pytest.mark.parametrize("route", ["small", "kernel"])
+def test_model_is_the_same_either_way(monkeypatch, route):
+    """Training steps on each route agree with one NumPy call per product ("rows" route:
+    100-row products and x^T g are single calls) to float32 rounding."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100, 3072), dtype=np.float32)
     y = rng.integers(0, 10, 100)
     grads = {}
-    for flag in (True, False):
-        monkeypatch.setattr(blas, "SPLIT", flag)
+    for name in (route, "rows"):
+        use_route(monkeypatch, name)
         model = build_mlp(3072, 10, (), l2=0.1, rng=np.random.default_rng(1))
         loss = model.train_step_grads(X, y)
-        grads[flag] = (loss, model.layers[0].grads["W"].copy(), model.forward(X))
-    assert grads[True][0] == pytest.approx(grads[False][0], rel=1e-6)
-    np.testing.assert_allclose(grads[True][1], grads[False][1], rtol=1e-4, atol=1e-7)
-    np.testing.assert_allclose(grads[True][2], grads[False][2], rtol=1e-4, atol=1e-6)
+        grads[name] = (loss, model.layers[0].grads["W"].copy(), model.forward(X))
+    assert grads[route][0] == pytest.approx(grads["rows"][0], rel=1e-6)
+    np.testing.assert_allclose(grads[route][1], grads["rows"][1], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(grads[route][2], grads["rows"][2], rtol=1e-4, atol=1e-6)
 
 
 def test_cross_entropy_gradient_after_a_deep_copy():

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from scratchlab.errors import ConfigError
-from scratchlab.nn.blas import block_rows, matmul, matmul_tn
+from scratchlab.nn.blas import matmul, matmul_tn
 from scratchlab.nn.init import INITS, init_weight
 
 
@@ -74,8 +74,8 @@ class Linear(Layer):
         dL/db = sum_n dout[n]       (d_out,)
         dL/dx = dout W^T            (N, d_in)
 
-    The products with x go through `scratchlab.nn.blas`, which splits skinny float32 ones
-    (few output columns, e.g. the class scores) into row blocks the BLAS runs faster.
+    The products with x go through `scratchlab.nn.blas`, which runs skinny float32 ones
+    (few output columns, e.g. the class scores) in the formulation fastest on this CPU.
     """
 
     regularised = ("W",)
@@ -104,7 +104,6 @@ class Linear(Layer):
             self.params["b"] = np.zeros(self.d_out, dtype=self.dtype)
             self.grads["b"] = np.zeros(self.d_out, dtype=self.dtype)
         self._x: np.ndarray | None = None
-        self._gW_block: np.ndarray | None = None  # scratch for the row-blocked x^T dout
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (N, d_in) -> s = x W + b: (N, d_out)."""
@@ -119,11 +118,7 @@ class Linear(Layer):
         x = self._x
         if x is None:
             raise self._missing_cache()
-        gW = self.grads["W"]
-        blocked = block_rows(gW.shape[0], gW.shape[1], gW.dtype) > 0
-        if blocked and (self._gW_block is None or self._gW_block.shape != gW.shape):
-            self._gW_block = np.empty_like(gW)
-        matmul_tn(x, dout, out=gW, scratch=self._gW_block)  # dL/dW = x^T dout
+        matmul_tn(x, dout, out=self.grads["W"])  # dL/dW = x^T dout
         if self.bias:
             np.sum(dout, axis=0, out=self.grads["b"])  # dL/db = sum_n dout_n
         return dout @ self.params["W"].T if need_dx else None  # dL/dx = dout W^T
@@ -139,7 +134,6 @@ class Linear(Layer):
 
     def clear_cache(self) -> None:
         self._x = None
-        self._gW_block = None
 
     def __repr__(self) -> str:
         init = f"normal(std={self.std:g})" if self.init == "normal" else self.init
