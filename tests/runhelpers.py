@@ -104,8 +104,6 @@ def assert_one_error_line(err: str, *needles: str) -> str:
 @pytest.fixture
 def no_figures(monkeypatch):
     """Skip drawing PNGs in this process (the numbers are unchanged)."""
-    import scratchlab.experiments.execute as execute
-    import scratchlab.experiments.runner as runner
+    import scratchlab.experiments.writers as writers
 
-    monkeypatch.setattr(execute, "run_figures", lambda *a, **k: {})
-    monkeypatch.setattr(runner, "_comparison_figure", lambda *a, **k: None)
+    monkeypatch.setattr(writers, "run_figures", lambda *a, **k: {})

@@ -14,7 +14,8 @@ from runhelpers import DIGITS, experiment, history_rows, metrics, no_figures, wr
 
 from scratchlab.cli import main
 from scratchlab.data import load_split
-from scratchlab.experiments.execute import majority_vote
+from scratchlab.errors import ConfigError
+from scratchlab.experiments.result import majority_vote
 from scratchlab.experiments.runner import run_experiment
 from scratchlab.experiments.summary import COLUMNS
 from scratchlab.nn import Sequential
@@ -48,9 +49,11 @@ def lab(tmp_path_factory):
 def test_folder_layout(lab):
     trained = {"history.csv", "model.npz"}
     names = {p.name for p in (lab / "linear").iterdir()}
-    assert names == {"config.json", "metrics.json", "figures", "retrain", *trained}
+    assert names == {"config.json", "metrics.json", "figures", "retrain", "predictions.npz",
+                     *trained}  # fmt: skip
     names = {p.name for p in (lab / "mlp-ensemble").iterdir()}
-    assert names == {"config.json", "metrics.json", "figures", "member-1", "member-2", "member-3"}
+    assert names == {"config.json", "metrics.json", "figures", "predictions.npz", "member-1",
+                     "member-2", "member-3"}  # fmt: skip
     for member in (lab / "mlp-ensemble").glob("member-*"):
         assert {p.name for p in member.iterdir()} == trained
     assert not list(lab.rglob("checkpoint.npz")) and not list(lab.rglob(".*.tmp"))
@@ -190,13 +193,20 @@ def test_finished_runs_are_skipped_unless_fresh(tmp_path):
 
 
 @pytest.mark.usefixtures("no_figures")
-def test_a_changed_spec_retrains_the_run(tmp_path):
+def test_a_changed_spec_is_refused_and_fresh_moves_the_old_run_aside(tmp_path):
     out = tmp_path / "out"
     run_experiment(experiment(tmp_path, DIGITS + '[[runs]]\nname = "a"\n'), out)
+    before = metrics(out / "lab" / "a")
     exp = experiment(tmp_path, DIGITS + '[[runs]]\nname = "a"\n',
                      overrides={"train": {"n_epochs": 3}})  # fmt: skip
-    result = run_experiment(exp, out)
+    with pytest.raises(ConfigError, match=r"finished run\(s\) a .*train.n_epochs 2 -> 3.*--fresh"):
+        run_experiment(exp, out)
+    assert metrics(out / "lab" / "a") == before  # untouched
+    result = run_experiment(exp, out, fresh=True)
     assert result.trained == ["a"] and metrics(out / "lab" / "a")["epochs_trained"] == 3
+    (moved,) = (out / "lab" / "replaced").iterdir()
+    assert moved.name.startswith("a.") and metrics(moved) == before
+    assert any("moved to" in note for note in result.notes)
 
 
 @pytest.mark.usefixtures("no_figures")
@@ -223,8 +233,14 @@ def test_train_command_is_a_one_off_run(tmp_path, capsys):
     assert config["train"]["augment"] == [{"kind": "flip", "p": 0.2},
                                           {"kind": "translate", "max_shift": 1}]  # fmt: skip
     assert metrics(run)["epochs_trained"] == 2 and (tmp_path / "quick" / "report.html").exists()
-    assert main(args) == 0  # `train` always retrains (fresh)
-    assert "skipped" not in capsys.readouterr().err
+    assert main(args) == 0  # the same run again: kept, not retrained
+    assert "finished earlier, skipped" in capsys.readouterr().err
+    changed = [a if a != "0.05" else "0.1" for a in args]  # another eta, same --name
+    assert main(changed) == 2
+    assert "train.eta 0.05 -> 0.1" in capsys.readouterr().err
+    assert metrics(run)["epochs_trained"] == 2
+    assert main([*changed, "--fresh"]) == 0
+    assert len(list((tmp_path / "quick" / "replaced").iterdir())) == 1
 
 
 @pytest.mark.usefixtures("no_figures")

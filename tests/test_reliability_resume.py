@@ -32,7 +32,7 @@ from runhelpers import (  # noqa: F401
     write,
 )
 
-from scratchlab.experiments import execute
+from scratchlab.experiments import execute, writers
 from scratchlab.experiments.execute import execute_run
 from scratchlab.experiments.runner import run_experiment
 
@@ -55,7 +55,7 @@ augment = [{ kind = "translate", max_shift = 1 }, { kind = "gaussian_noise", sig
 def _checkpoint_epoch(path: Path) -> int | None:
     try:
         with np.load(path, allow_pickle=False) as data:
-            return int(json.loads(data["meta"].tobytes().decode())["epoch"])
+            return int(json.loads(data["meta"].tobytes().decode())["history"]["rows"][-1]["epoch"])
     except (OSError, ValueError, KeyError):  # not there yet (or replaced while we read)
         return None
 
@@ -186,10 +186,10 @@ def test_crash_after_early_stopping_keeps_the_stop(tmp_path, monkeypatch):
     def crash(*args, **kw):
         raise Crash  # training and its last checkpoint are done; figures are not
 
-    monkeypatch.setattr(execute, "run_figures", crash)
+    monkeypatch.setattr(writers, "run_figures", crash)
     with pytest.raises(Crash):
         execute_run(spec, tmp_path / "crash")
-    monkeypatch.setattr(execute, "run_figures", lambda *a, **k: {})
+    monkeypatch.setattr(writers, "run_figures", lambda *a, **k: {})
     again = execute_run(spec, tmp_path / "crash")
     assert again["status"] == "early_stopped"
     _compare(tmp_path / "ref", tmp_path / "crash")
@@ -239,15 +239,13 @@ def test_runner_resumes_the_interrupted_run_and_keeps_the_finished(tmp_path):
         calls.append(spec.name)
         return execute_run(spec, run_dir, progress=_crash_at(3) if spec.name == "b" else None)
 
-    import scratchlab.experiments.runner as runner
-
-    real = runner.execute_run
-    runner.execute_run = crash_in_b
+    real = execute.execute_run
+    execute.execute_run = crash_in_b
     try:
         with pytest.raises(Crash):
             run_experiment(exp, tmp_path / "crash")
     finally:
-        runner.execute_run = real
+        execute.execute_run = real
     assert calls == ["a", "b"] and (tmp_path / "crash" / "lab" / "b" / "checkpoint.npz").exists()
     (tmp_path / "crash" / "lab" / "b" / ".history.csv.1234abcd.tmp").write_text("half")
     result = run_experiment(exp, tmp_path / "crash")

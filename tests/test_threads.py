@@ -58,29 +58,37 @@ def test_enclosing_block_wins_over_env(monkeypatch):
     assert resolve_threads() == 2
 
 
-def test_fit_trains_under_the_policy(monkeypatch):
-    """fit limits BLAS to the policy's count while it trains and restores it afterwards."""
+def test_fit_keeps_the_callers_thread_limit():
+    """fit never sets threads itself: a library user's limit holds inside it."""
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
     from scratchlab.nn import build_mlp
-    from scratchlab.train import fit
+    from scratchlab.train import Callback, fit
 
     if current_blas_threads() is None:
-        pytest.skip("NumPy reports no BLAS library")
+        pytest.skip("no BLAS library loaded")
     seen = []
 
-    class Spy:
+    class Spy(Callback):
         def on_epoch_end(self, epoch, row, model):
             seen.append(current_blas_threads())
 
     rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((20, 5)).astype(np.float32), rng.integers(0, 3, 20)
-    before = current_blas_threads()
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    fit(build_mlp(5, 3, (), rng=rng), (X, y), optimizer="sgd", schedule=0.1, n_epochs=1,
-        n_batch=10, callbacks=[Spy()])  # fmt: skip
-    with blas_threads(2):
-        fit(build_mlp(5, 3, (), rng=rng), (X, y), optimizer="sgd", schedule=0.1, n_epochs=1,
-            n_batch=10, callbacks=[Spy()])  # fmt: skip
-    assert seen == [1, 1, 2, 2]
-    assert current_blas_threads() == before
+    X, y = rng.standard_normal((40, 5)).astype(np.float32), rng.integers(0, 3, 40)
+    with threadpool_limits(limits=2, user_api="blas"):
+        fit(build_mlp(5, 3, rng=rng), (X, y), None, optimizer="sgd", schedule=0.1,
+            n_epochs=2, callbacks=[Spy()])  # fmt: skip
+    assert seen == [2, 2, 2]
+
+
+def test_threads_per_job_shares_cores_under_auto(monkeypatch):
+    from scratchlab import threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    monkeypatch.setenv(ENV_VAR, "auto")
+    assert [threads.threads_per_job(j) for j in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setenv(ENV_VAR, "3")
+    assert threads.threads_per_job(4) == 3  # an explicit count is used as given
+    monkeypatch.delenv(ENV_VAR)
+    assert threads.threads_per_job(2) == DEFAULT_THREADS

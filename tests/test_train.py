@@ -293,7 +293,6 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         n_epochs=4,
         rng=rng,
         history=History.from_csv(tmp_path / "history.csv"),
-        initial_epoch=2,
         **kw,
     )
     final = model.get_weights()
@@ -362,8 +361,6 @@ def test_bad_arguments():
     with pytest.raises(ConfigError, match="X must be"):
         fit(model, (X, y[:-1]), None, **common)
     hist = fit(model, (X, y), None, **common)
-    with pytest.raises(ConfigError, match="last epoch"):
-        fit(model, (X, y), None, history=hist, initial_epoch=1, **common)
     with pytest.raises(ConfigError, match="before"):
         fit(model, (X, y), None, history=hist, **{**common, "n_epochs": 1})
 

@@ -97,32 +97,54 @@ def test_non_finite_evaluation_diverges_and_keeps_rows():
     assert "train_loss" in hist.message and math.isinf(hist.rows[-1]["train_loss"])
 
 
-def test_resume_replays_history_and_keeps_seeded_best_weights():
-    rows = [
-        {
-            "epoch": e,
-            "train_loss": 1.0,
-            "train_cost": 1.0,
-            "train_acc": 0.5,
-            "val_loss": v,
-            "val_cost": v,
-            "val_acc": 0.5,
-            "lr": 1.0,
-            "time": 0.0,
-        }
-        for e, v in enumerate([1.0, 0.5, 0.6])
-    ]
+def _rows(val_losses):
+    return [
+        {"epoch": e, "train_loss": 1.0, "train_cost": 1.0, "train_acc": 0.5, "val_loss": v,
+         "val_cost": v, "val_acc": 0.5, "lr": 1.0, "time": 0.0}
+        for e, v in enumerate(val_losses)
+    ]  # fmt: skip
+
+
+def test_resume_from_a_loaded_state_keeps_the_watch_and_best_weights():
     history = History()
-    for r in rows:
+    for r in _rows([1.0, 0.5, 0.6]):
         history.append(r)
     model = Scripted(val_loss=[0.7, 0.8, 0.9])
     model.w[0] = -2.0
+    saved = EarlyStopping("val_loss", patience=2)
+    saved.best, saved.best_epoch, saved.wait = 0.5, 1, 1  # after epoch 2 (0.6, no better)
+    saved.best_weights = {"0.w": np.array([-1.0], np.float32)}
     es = EarlyStopping("val_loss", patience=2)
-    es.best_epoch, es.best_weights = 1, {"0.w": np.array([-1.0], np.float32)}  # from a save
+    es.load_state_dict(saved.state_dict())
     hist = run(model, history=history, early_stopping=es, n_epochs=10)
-    # epochs 2 and 3 did not improve on epoch 1: stop at 3 and restore the seeded weights
+    # epoch 3 is the second epoch without improvement on epoch 1: stop, restore its weights
     assert hist.status == "early_stopped" and hist.last_epoch == 3
     assert hist.best_epoch == 1 and model.w[0] == -1.0
+
+
+def test_a_loaded_stopped_state_trains_no_further_and_still_restores():
+    history = History()
+    for r in _rows([1.0, 0.5, 0.6, 0.7]):
+        history.append(r)
+    model = Scripted(val_loss=[0.1] * 5)  # would improve, but training already ended
+    model.w[0] = -3.0
+    saved = EarlyStopping("val_loss", patience=2)
+    saved.best, saved.best_epoch, saved.wait, saved.stopped_epoch = 0.5, 1, 2, 3
+    saved.best_weights = {"0.w": np.array([-1.0], np.float32)}
+    es = EarlyStopping("val_loss", patience=2)
+    es.load_state_dict(saved.state_dict())
+    assert es.stopped
+    hist = run(model, history=history, early_stopping=es, n_epochs=10)
+    assert hist.status == "early_stopped" and hist.last_epoch == 3 and len(hist.rows) == 4
+    assert model.w[0] == -1.0 and model.evals["val"] == 0
+
+
+def test_a_fresh_fit_resets_a_reused_early_stopping():
+    es = EarlyStopping("val_loss", patience=2)
+    run(Scripted(val_loss=[1.0, 0.5, 0.6, 0.7, 0.8]), early_stopping=es, n_epochs=4)
+    assert es.best_epoch == 1
+    hist = run(Scripted(val_loss=[0.9, 0.8, 0.7, 0.6, 0.5]), early_stopping=es, n_epochs=4)
+    assert hist.status == "completed" and es.best_epoch == 4
 
 
 def test_keep_best_instance_and_monitor_validation():

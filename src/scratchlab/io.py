@@ -1,7 +1,10 @@
 """Atomic writes: a results file is either the old one or the complete new one, never half.
 
-Each writer writes to a temporary file in the target's folder, flushes and fsyncs it, then
-`os.replace`s it into place (atomic on POSIX within one file system).
+The one writer of the package: every file scratchlab writes (results, checkpoints, reports,
+caches, downloads) goes through `atomic_open`. It writes to a temporary sibling (mode 0666
+minus the umask, like any new file), flushes and fsyncs it, `os.replace`s it into place
+(atomic on POSIX within one file system), then fsyncs the folder so the rename survives a
+power cut. JSON is strict: NaN and infinities are written as null (`write_json`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -46,6 +50,20 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
@@ -68,7 +86,22 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Strict JSON (NaN, inf -> null; numpy scalars and arrays as numbers and lists)."""
+    text = json.dumps(strict_json(obj), indent=2, allow_nan=False, default=_jsonable)
+    return write_text(path, text + "\n")
+
+
+def strict_json(obj: Any) -> Any:
+    """`obj` with every non-finite float replaced by None (recursively)."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    return obj
 
 
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:

@@ -3,7 +3,7 @@
     from scratchlab.threads import blas_threads
     with blas_threads():          # SCRATCHLAB_THREADS, else 1
         fit(...)
-    with blas_threads(2):         # explicit; inner `blas_threads()` calls (fit's) keep it
+    with blas_threads(2):         # explicit; inner `blas_threads()` blocks keep it
         fit(...)
 
 Policy. Scratchlab's products are small (a batch of 100 rows against a few hundred or a
@@ -20,11 +20,15 @@ once (`scratchlab run --jobs N`), which has no per-product synchronisation to lo
 dedicated machine, full-batch training of wide layers may gain from
 ``SCRATCHLAB_THREADS=auto``.
 
+Applied once, at the edge: the runner sets it for inline runs and at the start of each
+worker process (`threads_per_job`: with ``SCRATCHLAB_THREADS=auto`` and ``--jobs N`` on C
+cores each worker gets C // N); `fit` itself never changes it, so a library user who calls
+`fit` keeps whatever limit they set.
+
 Override, in this order of precedence:
 1. ``blas_threads(n)`` with an explicit `n` (an int >= 1, or ``"auto"`` = every core
    this process may run on);
-2. an enclosing ``blas_threads(...)`` block (so `fit`, which calls ``blas_threads()``,
-   keeps the caller's choice);
+2. an enclosing ``blas_threads(...)`` block (an inner ``blas_threads()`` keeps it);
 3. the environment variable ``SCRATCHLAB_THREADS`` (same values);
 4. the default, 1.
 
@@ -81,6 +85,18 @@ def resolve_threads(threads: int | str | None = None) -> int:
     if env:
         return parse_threads(env, f"${ENV_VAR}")
     return DEFAULT_THREADS
+
+
+def threads_per_job(jobs: int = 1) -> int:
+    """BLAS threads for each of `jobs` runs trained at once (inline: jobs = 1).
+
+    ``SCRATCHLAB_THREADS=auto`` shares the available cores: C // jobs each (at least 1); an
+    explicit number is used as given; the default is 1 (see the policy above).
+    """
+    env = os.environ.get(ENV_VAR, "").strip().lower()
+    if env == "auto":
+        return max(1, available_cores() // max(1, jobs))
+    return resolve_threads()
 
 
 def current_blas_threads() -> int | None:

@@ -45,14 +45,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines)
-
-
 def status_row(name: str) -> tuple[str, str, str, str]:
     """``(name, present|missing|error, verdict, where)`` for `data list`."""
     spec = get_spec(name)
@@ -69,9 +61,9 @@ def status_row(name: str) -> tuple[str, str, str, str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = [("DATASET", "STATUS", "CHECK", "WHERE")]
-    rows += [status_row(name) for name in DATASETS]
-    print(_table(rows))
+    from scratchlab.commands.tables import print_table
+
+    print_table(["DATASET", "STATUS", "CHECK", "WHERE"], [status_row(n) for n in DATASETS])
     print(f"\nSCRATCHLAB_DATA={os.environ.get('SCRATCHLAB_DATA', '')!s}  cache={cache_dir()}")
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import tomllib
 from pathlib import Path
 
@@ -18,9 +17,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(run)
     run.add_argument("--only", help="comma-separated run names or patterns (e.g. 'grid-*')")
     run.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
-    run.add_argument("--fresh", action="store_true", help="retrain runs that already finished")
-    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a value in every run, e.g. --set train.n_epochs=5")  # fmt: skip
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="retrain runs that already finished (their results move to replaced/)",
+    )
+    run.add_argument(
+        "--many", action="store_true", help="allow more runs than the safety limit (a large grid)"
+    )
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value in every run, e.g. --set train.n_epochs=5",
+    )
     run.set_defaults(func=_run)
 
     train = sub.add_parser("train", help="one run from flags (same outputs as `run`)")
@@ -47,6 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--augment", default="", help="e.g. flip,translate:max_shift=2")
     train.add_argument("--keep-best", action="store_true")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--fresh",
+        action="store_true",
+        help="retrain if --name already holds a finished run (moved to replaced/)",
+    )
     train.set_defaults(func=_train)
 
     report = sub.add_parser("report", help="rebuild the report of a results folder")
@@ -66,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_path:
         overrides.setdefault("data", {})["path"] = str(Path(args.data_path).resolve())
     exp = load_experiment(args.file, overrides=overrides or None)
-    return _execute(exp, args.out, only=args.only, jobs=args.jobs, fresh=args.fresh)
+    return _execute(exp, args.out, only=args.only, jobs=args.jobs, fresh=args.fresh, many=args.many)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -75,56 +92,88 @@ def _train(args: argparse.Namespace) -> int:
     run: dict = {
         "name": args.name,
         "data": {"dataset": args.dataset, "val_size": args.val_size},
-        "model": {"hidden": _ints(args.hidden, "--hidden"), "loss": args.loss,
-                  "init": args.init, "dropout": args.dropout, "batch_norm": args.batch_norm},
-        "train": {"optimizer": args.optimizer, "eta": args.eta, "lambda": args.lam, "l1": args.l1,
-                  "n_epochs": args.n_epochs, "n_batch": _batch(args.n_batch),
-                  "schedule": _named(args.schedule, "name"), "shuffle": args.shuffle,
-                  "augment": [_named(a, "kind") for a in args.augment.split(",") if a],
-                  "keep_best": args.keep_best},
-    }  # fmt: skip
+        "model": {
+            "hidden": _ints(args.hidden, "--hidden"),
+            "loss": args.loss,
+            "init": args.init,
+            "dropout": args.dropout,
+            "batch_norm": args.batch_norm,
+        },
+        "train": {
+            "optimizer": args.optimizer,
+            "eta": args.eta,
+            "lambda": args.lam,
+            "l1": args.l1,
+            "n_epochs": args.n_epochs,
+            "n_batch": _batch(args.n_batch),
+            "schedule": _named(args.schedule, "name"),
+            "shuffle": args.shuffle,
+            "augment": [_named(a, "kind") for a in args.augment.split(",") if a],
+            "keep_best": args.keep_best,
+        },
+    }
     if args.split:
         run["data"]["split"] = args.split
     if args.data_path:
         run["data"]["path"] = str(Path(args.data_path).resolve())
     exp = parse_experiment({"name": args.name, "seed": args.seed, "runs": [run]})
-    return _execute(exp, args.out, only=None, jobs=1, fresh=True)
+    return _execute(exp, args.out, only=None, jobs=1, fresh=args.fresh)
 
 
-def _execute(exp, out: Path, *, only, jobs: int, fresh: bool) -> int:
+def _execute(exp, out: Path, *, only, jobs: int, fresh: bool, many: bool = False) -> int:
     from scratchlab.experiments.runner import run_experiment
 
-    result = run_experiment(exp, out, only=only, jobs=jobs, fresh=fresh)
-    print(format_summary(result.rows))
+    result = run_experiment(exp, out, only=only, jobs=jobs, fresh=fresh, many=many)
+    print_summary(result.rows)
     print(f"\nReport: {result.report_html}\n        {result.report_md}")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from scratchlab.experiments.report import build_report
+    from scratchlab.experiments.store import ResultsFolder
 
-    md, html = build_report(args.dir)
+    if not (args.dir / "experiment.json").is_file():
+        raise ConfigError(
+            f"{args.dir} is not an experiment results folder (no experiment.json); "
+            "pass the folder `scratchlab run` wrote, e.g. results/assignment1"
+        )
+    with ResultsFolder(args.dir):
+        md, html = build_report(args.dir)
     print(f"Report: {html}\n        {md}")
     return 0
 
 
-def format_summary(rows: list[dict]) -> str:
-    """A plain aligned table of the runs' final accuracies (readable in logs and terminals)."""
-    header = ["run", "loss", "lambda", "eta", "epochs", "train acc", "val acc", "test acc",
-              "status"]  # fmt: skip
-    body = [[r["run"], r["loss"], f"{r['lambda']:g}", f"{r['eta']:g}", str(r["epochs_trained"]),
-             _pct(r["train_acc"]), _pct(r["val_acc"]), _pct(r["test_acc"]), r["status"]]
-            for r in rows]  # fmt: skip
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *body]
+def print_summary(rows: list[dict]) -> None:
+    """The runs' final accuracies as a terminal table."""
+    from scratchlab.commands.tables import pct, print_table
+
+    header = [
+        "run",
+        "loss",
+        "lambda",
+        "eta",
+        "epochs",
+        "train acc",
+        "val acc",
+        "test acc",
+        "status",
     ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _pct(x: float) -> str:
-    return "-" if x is None or math.isnan(x) else f"{100 * x:.2f}%"
+    body = [
+        [
+            r["run"],
+            r["loss"],
+            f"{r['lambda']:g}",
+            f"{r['eta']:g}",
+            str(r["epochs_trained"]),
+            pct(r["train_acc"]),
+            pct(r["val_acc"]),
+            pct(r["test_acc"]),
+            r["status"],
+        ]
+        for r in rows
+    ]
+    print_table(header, body, right=(2, 3, 4, 5, 6, 7))
 
 
 def _ints(text: str, flag: str) -> list[int]:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class RunProgress:
-    def __init__(self, pending: list, skipped: list[str]) -> None:
+    def __init__(self, pending: list, skipped: list[str], notes: list[str] = ()) -> None:
         self.console = Console(stderr=True)
         self.interactive = sys.stderr.isatty()
         self.progress = Progress(
@@ -35,6 +35,8 @@ class RunProgress:
         self.last: dict[str, dict] = {}
         for name in skipped:
             self._line(f"{name}: finished earlier, skipped (use --fresh to retrain)")
+        for note in notes:
+            self._line(note)
 
     def __enter__(self) -> RunProgress:
         self.progress.__enter__()

@@ -1,35 +1,36 @@
-"""Run every run of an experiment, skip the finished ones, then write the summary and report.
+"""Run an experiment: validate everything, then train what is pending, then report.
 
-    validate (runs, data, output folder)  ─► nothing is written if this fails
-    for each pending run (in processes when jobs > 1): execute_run ─► <run>/…
-    gradcheck (if asked) ─► comparison figure ─► summary.csv, report.md, report.html
-
-A run is finished when its `metrics.json` exists and its `config.json` equals the current
-spec; an unfinished run with a checkpoint resumes from it (see `execute.py`).
+validate (runs, data, every cross-field rule)  ─► nothing is written if this fails
+lock the results folder (one writer)           ─► plan: finished runs are kept, a finished
+                                                  run whose spec differs is refused
+executors: inline or --jobs N processes        ─► <run>/… (metrics.json last)
+gradient check (if asked) ─► report (summary.csv, report.md, report.html)
 """
 
 from __future__ import annotations
 
 import fnmatch
-import multiprocessing as mp
 import os
-import shutil
-import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from scratchlab.errors import ConfigError, DataError, ScratchlabError
+from scratchlab.errors import ConfigError, DataError
+from scratchlab.experiments import executors
 from scratchlab.experiments.config import Experiment
-from scratchlab.experiments.execute import execute_run, load_run_data, run_gradcheck
+from scratchlab.experiments.gradchecks import update_gradcheck
 from scratchlab.experiments.progress import RunProgress
 from scratchlab.experiments.report import build_report
+from scratchlab.experiments.rundata import RunData, load_run_data
 from scratchlab.experiments.schema import RunSpec
+from scratchlab.experiments.store import ResultsFolder, describe, saved_config
 from scratchlab.experiments.summary import summary_rows
-from scratchlab.io import read_json, write_json
-from scratchlab.threads import resolve_threads
+from scratchlab.experiments.validate import check_experiment, check_gradcheck, check_run
+from scratchlab.experiments.writers import spec_json
+from scratchlab.io import write_json
+from scratchlab.threads import available_cores, resolve_threads, threads_per_job
+from scratchlab.train.fit import all_finite
+
+JOBS_PER_CORE = 2  # --jobs is capped at this many processes per available core
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ExperimentResult:
     report_html: Path
     skipped: list[str]
     trained: list[str]
+    notes: list[str]
 
 
 def select_runs(exp: Experiment, only: str | None) -> list[RunSpec]:
@@ -54,47 +56,6 @@ def select_runs(exp: Experiment, only: str | None) -> list[RunSpec]:
     return chosen
 
 
-def _check_writable(out: Path) -> None:
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write results under {out}: {probe} is not a writable folder; "
-                          "pass --out with a folder you can write")  # fmt: skip
-
-
-def _saved(path: Path) -> dict | None:
-    """A JSON object the runner wrote, or None if it is missing or damaged."""
-    try:
-        value = read_json(path)
-    except (ScratchlabError, OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _is_finished(run_dir: Path, spec: RunSpec) -> bool:
-    """metrics.json (written last) is readable and config.json is this very spec."""
-    metrics = _saved(run_dir / "metrics.json")
-    return (
-        metrics is not None
-        and "status" in metrics
-        and _saved(run_dir / "config.json") == spec.model_dump(mode="json", by_alias=True)
-    )
-
-
-def _check_finite(spec: RunSpec, splits) -> None:
-    """Loaders give uint8 pixels, so NaN/inf cannot occur; this guards future formats."""
-    for part in ("train", "val", "test"):
-        X = getattr(splits, part).X
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = X.size == 0 or np.isfinite(np.sum(X, dtype=np.float64))
-        if not finite and not np.isfinite(X).all():
-            raise DataError(
-                f"run {spec.name!r}: the {part} images of {spec.data.dataset} hold NaN or "
-                "infinite values after loading; check the data files"
-            )
-
-
 def run_experiment(
     exp: Experiment,
     out: str | Path,
@@ -102,102 +63,121 @@ def run_experiment(
     only: str | None = None,
     jobs: int = 1,
     fresh: bool = False,
+    many: bool = False,
 ) -> ExperimentResult:
-    out = Path(out)
     runs = select_runs(exp, only)
+    data = validate(exp, runs, Path(out), jobs, many)
+    exp_dir = Path(out) / exp.name
+    with ResultsFolder(exp_dir) as folder:
+        pending, skipped, notes = plan(folder, runs, data, fresh)
+        _write_experiment_json(exp, exp_dir, data)
+        jobs, capped = cap_jobs(jobs, len(pending))
+        notes += capped
+        with RunProgress(pending, skipped, notes) as progress:
+            if jobs == 1:
+                executors.run_inline(pending, exp_dir, progress, threads_per_job(1))
+            else:
+                executors.run_in_processes(pending, exp_dir, jobs, progress, threads_per_job(jobs))
+        update_gradcheck(exp, exp_dir, fresh=fresh)
+        md, html = build_report(exp_dir)
+        rows = summary_rows(exp_dir, [r.name for r in exp.runs])
+    return ExperimentResult(exp_dir, rows, md, html, skipped, [s.name for s in pending], notes)
+
+
+def validate(exp: Experiment, runs: list[RunSpec], out: Path, jobs: int, many: bool) -> dict:
+    """Every check that can fail, before anything is written; returns each run's data."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     _check_writable(out)
     resolve_threads()  # a bad SCRATCHLAB_THREADS fails here, not inside the first run
+    check_experiment(exp, runs, many=many)
+    data: dict[str, RunData] = {}
     checked: set[int] = set()
     for spec in runs:  # load (and cache) every dataset first: bad data fails before any write
-        data = load_run_data(spec, check=True)
-        if id(data) not in checked:
-            checked.add(id(data))
-            _check_finite(spec, data.splits)
+        data[spec.name] = load_run_data(spec)
+        if id(data[spec.name]) not in checked:
+            checked.add(id(data[spec.name]))
+            _check_finite(spec, data[spec.name].splits)
+        check_run(exp, spec, data[spec.name].splits)
+        if spec.data.retrain_split:
+            check_run(exp, spec, load_run_data(spec, split=spec.data.retrain_split).splits)
+    check_gradcheck(exp, load_run_data(exp.runs[0]).splits)
+    return data
 
-    exp_dir = out / exp.name
-    try:
-        exp_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+
+def plan(folder: ResultsFolder, runs: list[RunSpec], data: dict, fresh: bool):
+    """Sort the runs into pending and skipped; refuse before touching any finished run."""
+    states = {s.name: folder.state_of(s, spec_json(s), data[s.name].fingerprint) for s in runs}
+    conflicts = [s for s in runs if states[s.name][0] == "conflict"]
+    if conflicts and not fresh:
+        first = conflicts[0]
+        what = describe(
+            saved_config(folder.exp_dir, first.name) or {}, spec_json(first), states[first.name][1]
+        )
+        names = ", ".join(s.name for s in conflicts)
         raise ConfigError(
-            f"cannot create the results folder {exp_dir}: {exc.strerror or exc}; "
-            "pass --out with a folder you can write"
-        ) from None
-    notes = sorted({n for spec in runs for n in load_run_data(spec).notes})
-    write_json(exp_dir / "experiment.json", {
-        "name": exp.name, "title": exp.header.title, "description": exp.header.description,
-        "runs": [r.name for r in exp.runs], "notes": notes,
-        "source": str(exp.source) if exp.source else None,
-    })  # fmt: skip
-
-    pending, skipped = [], []
+            f"{folder.exp_dir}: finished run(s) {names} were made with other settings "
+            f"({first.name}: {what}); nothing was changed. Pass --fresh to move the old "
+            "results aside (to replaced/) and retrain, or write to another folder with --out"
+        )
+    pending, skipped, notes = [], [], []
     for spec in runs:
-        run_dir = exp_dir / spec.name
-        if fresh and run_dir.exists():
-            shutil.rmtree(run_dir)
-        if _is_finished(run_dir, spec):
+        state = states[spec.name][0]
+        if state == "finished" and not fresh:
             skipped.append(spec.name)
-        else:
-            if run_dir.is_dir() and _saved(run_dir / "config.json") != (
-                spec.model_dump(mode="json", by_alias=True)
-            ):
-                shutil.rmtree(run_dir)  # the spec changed: its old checkpoint is not a resume
-            for tmp in run_dir.rglob(".*.tmp") if run_dir.is_dir() else ():
-                tmp.unlink(missing_ok=True)  # left by a process killed while writing
-            pending.append(spec)
-
-    with RunProgress([s for s in pending], skipped) as progress:
-        if jobs == 1 or len(pending) <= 1:
-            for spec in pending:
-                execute_run(spec, exp_dir / spec.name, progress=progress.callback(spec.name))
-                progress.done(spec.name)
-        else:
-            _run_parallel(pending, exp_dir, jobs, progress)
-
-    if exp.gradcheck and (fresh or not (exp_dir / "gradcheck.json").exists()):
-        run_gradcheck(exp, exp_dir / "gradcheck.json")
-    rows = summary_rows(exp_dir, [r.name for r in exp.runs])
-    _comparison_figure(exp_dir, rows)
-    md, html = build_report(exp_dir)
-    return ExperimentResult(exp_dir, rows, md, html, skipped, [s.name for s in pending])
+            continue
+        if state in ("finished", "conflict"):
+            moved = folder.move_aside(spec.name)
+            notes.append(f"{spec.name}: the earlier results were moved to {moved}")
+        elif state == "stale":
+            folder.clear_unfinished(spec.name)
+        folder.remove_temp_files(spec.name)
+        pending.append(spec)
+    return pending, skipped, notes
 
 
-def _run_parallel(pending: list[RunSpec], exp_dir: Path, jobs: int, progress: RunProgress) -> None:
-    ctx = mp.get_context("spawn")
-    manager = ctx.Manager()
-    queue = manager.Queue()
-    listener = threading.Thread(target=progress.listen, args=(queue,), daemon=True)
-    listener.start()
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {
-                pool.submit(_worker, spec, exp_dir / spec.name, queue): spec.name
-                for spec in pending
-            }
-            for future in as_completed(futures):
-                future.result()  # re-raise a worker's error here
-    finally:
-        queue.put(None)
-        listener.join(timeout=5)
-        manager.shutdown()
+def cap_jobs(jobs: int, n_pending: int) -> tuple[int, list[str]]:
+    """At most one process per pending run and JOBS_PER_CORE per available core."""
+    limit = max(1, min(max(n_pending, 1), JOBS_PER_CORE * available_cores()))
+    if jobs <= limit:
+        return jobs, []
+    return limit, [
+        f"--jobs {jobs} capped at {limit} ({n_pending} pending runs, "
+        f"{available_cores()} cores, at most {JOBS_PER_CORE} jobs per core)"
+    ]
 
 
-def _worker(spec: RunSpec, run_dir: Path, queue) -> str:
-    """One run in a spawned process; BLAS threads follow scratchlab.threads (inside execute_run)."""
-    from scratchlab.allocator import keep_freed_memory
+def _write_experiment_json(exp: Experiment, exp_dir: Path, data: dict) -> None:
+    notes = sorted({n for d in data.values() for n in d.notes})
+    write_json(
+        exp_dir / "experiment.json",
+        {
+            "name": exp.name,
+            "title": exp.header.title,
+            "description": exp.header.description,
+            "runs": [r.name for r in exp.runs],
+            "notes": notes,
+            "source": exp.source.name if exp.source else None,
+        },
+    )
 
-    keep_freed_memory()  # a spawned worker starts with glibc's defaults
-    execute_run(spec, run_dir, progress=lambda *event: queue.put((spec.name, *event)))
-    queue.put((spec.name, "done"))
-    return spec.name
+
+def _check_writable(out: Path) -> None:
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot write results under {out}: {probe} is not a writable folder; "
+            "pass --out with a folder you can write"
+        )
 
 
-def _comparison_figure(exp_dir: Path, rows: list[dict]) -> None:
-    if len(rows) < 2:
-        return
-    from scratchlab.plots import plot_comparison_bars
-
-    plot_comparison_bars([r["run"] for r in rows], [r["test_acc"] for r in rows],
-                         exp_dir / "figures" / "comparison.png", ylabel="test accuracy",
-                         title="Test accuracy per run", best=None)  # fmt: skip
+def _check_finite(spec: RunSpec, splits) -> None:
+    """Loaders give uint8 pixels, so NaN/inf cannot occur; this guards future formats."""
+    for part in ("train", "val", "test"):
+        if not all_finite(getattr(splits, part).X):
+            raise DataError(
+                f"run {spec.name!r}: the {part} images of {spec.data.dataset} hold NaN or "
+                "infinite values after loading; check the data files"
+            )

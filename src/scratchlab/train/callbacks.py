@@ -1,15 +1,20 @@
-"""Callbacks for `fit`: early stopping / best-weight keeping, and a progress bar.
+"""Callbacks for `fit`: the `Callback` base class, early stopping / best-weight keeping, and a
+progress bar.
 
-A callback is any object with some of these methods (all optional)::
+The protocol (`Callback` has a no-op default for each; any object with some of them works)::
 
     on_train_begin(model, history)          # history may already hold rows (a resumed run)
     on_epoch_end(epoch, row, model) -> bool | None   # True asks fit to stop after this epoch
     on_batch_end(step, loss)                # after each update (step counts from 1)
     on_train_end(model, history)            # also after a diverged run; EarlyStopping /
                                             # KeepBest restore first, so others see final weights
+    stopped -> bool                         # True: this callback already ended training (a
+                                            # restored state): fit trains no further epoch
+    state_dict() -> dict[str, ndarray]      # everything a resume needs ...
+    load_state_dict(state)                  # ... and its inverse (see scratchlab.train.state)
 
 `on_epoch_end` is called for the starting row too (epoch 0, the untrained model), unless that
-row came from a resumed history: `on_train_begin` sees those rows instead.
+row came from a resumed history.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import math
 import sys
 from typing import Any
 
+import numpy as np
+
 from scratchlab.errors import ConfigError
 
 MONITORS = ("val_loss", "val_cost", "val_acc", "train_loss", "train_cost", "train_acc")
 
 
 class Callback:
-    """Optional base class with no-op hooks."""
+    """Base class: no-op hooks and an empty state (a stateless callback needs no resume)."""
 
     def on_train_begin(self, model: Any, history: Any) -> None:
         pass
@@ -32,7 +39,20 @@ class Callback:
     def on_epoch_end(self, epoch: int, row: dict, model: Any) -> bool | None:
         return None
 
+    def on_batch_end(self, step: int, loss: float) -> None:
+        pass
+
     def on_train_end(self, model: Any, history: Any) -> None:
+        pass
+
+    @property
+    def stopped(self) -> bool:
+        return False
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         pass
 
 
@@ -45,10 +65,10 @@ class EarlyStopping(Callback):
     (`model.set_weights`) at the end of training, and `history.best_epoch` is set to that epoch.
     `patience=None` never stops: that is `fit(keep_best=True)` (monitor val_acc).
 
-    Resume: `on_train_begin` replays the history's rows to recover best and wait. The model's
-    current weights belong to the last row; for a best epoch before that, a checkpoint restore
-    sets `best_epoch` and `best_weights` (saved from this object) before `fit`, and they are
-    kept if the replay finds the same best epoch. Otherwise no restore happens for it.
+    Resume: `state_dict()` holds best, best_epoch, wait, stopped_epoch and the best weights;
+    `load_state_dict` puts them back. A fresh `fit` (a history with no rows) starts a fresh
+    watch; a resumed one keeps the loaded state. `stopped` is True once this callback ended
+    training, so a resume after the stop trains no further.
     """
 
     def __init__(
@@ -95,13 +115,35 @@ class EarlyStopping(Callback):
         return self.patience is not None and self.wait >= self.patience
 
     def on_train_begin(self, model: Any, history: Any) -> None:
-        seeded = (self.best_epoch, self.best_weights)  # e.g. set by a checkpoint restore
-        self._reset()
-        rows = history.rows if history is not None else []
-        for i, row in enumerate(rows):  # only the last row's weights are the model's now
-            self._observe(row["epoch"], row, model if i == len(rows) - 1 else None)
-        if self.best_weights is None and seeded[1] is not None and seeded[0] == self.best_epoch:
-            self.best_weights = seeded[1]
+        if history is None or not history.rows:
+            self._reset()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_epoch is not None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Scalars as 0-d arrays (-1 = None), best weights under `weights/<key>`."""
+        state = {
+            "best": np.float64(self.best),
+            "best_epoch": np.int64(-1 if self.best_epoch is None else self.best_epoch),
+            "wait": np.int64(self.wait),
+            "stopped_epoch": np.int64(-1 if self.stopped_epoch is None else self.stopped_epoch),
+        }
+        for key, array in (self.best_weights or {}).items():
+            state[f"weights/{key}"] = array
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        def epoch_or_none(key: str) -> int | None:
+            value = int(state[key])
+            return None if value < 0 else value
+
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+        self.best_epoch = epoch_or_none("best_epoch")
+        self.stopped_epoch = epoch_or_none("stopped_epoch")
+        weights = {k[8:]: np.asarray(v) for k, v in state.items() if k.startswith("weights/")}
+        self.best_weights = weights or None
 
     def on_epoch_end(self, epoch: int, row: dict, model: Any) -> bool:
         stop = self._observe(epoch, row, model)

@@ -1,6 +1,6 @@
 """`fit`: mini-batch training with per-epoch evaluation, callbacks and a divergence guard.
 
-    for epoch in initial_epoch+1 .. n_epochs:
+    for epoch in history.last_epoch+1 .. n_epochs:
         batches (in order, or a fresh permutation per epoch) ─► augment ─►
         loss = model.train_step_grads(Xb, yb) ─► optimizer.step(model, schedule.lr(step, epoch-1))
         row = evaluate(whole train set, whole val set) + lr + time ─► history ─► callbacks
@@ -12,14 +12,14 @@ into one preallocated buffer, so no shuffled copy of the training set is ever ma
 batch (`n_batch=None` or >= N) is one update per epoch on the whole set (never shuffled: the
 order of a full batch does not change its gradient).
 
-Resume: pass the `history` so far (its last row is the epoch the weights belong to), an
-optimiser whose `load_state_dict` restored its buffers and step count (the schedule's global
-step is `optimizer.t`), and an `rng` whose state was restored with
-`rng.bit_generator.state = saved_state`, where `saved_state = rng.bit_generator.state` was
-read in an `on_epoch_end` callback (the state there is the one the next epoch starts from).
-If dropout layers hold their own Generator, save and restore theirs too (or build the model
-with the same Generator). Then `fit(..., n_epochs=total, history=history)` continues with
+Resume: a resume is "load the state" (`scratchlab.train.TrainState`: model, optimiser, rng,
+history, callbacks, each with `state_dict` / `load_state_dict`), then
+`fit(..., n_epochs=total, history=state.history, callbacks=state.callbacks)` continues with
 epoch `history.last_epoch + 1` and, given the same seeds, reproduces the uninterrupted run.
+A callback whose restored state says it already ended training (`stopped`) ends it again
+before any epoch.
+
+Threads: `fit` runs under whatever BLAS thread limit its caller set (see scratchlab.threads).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 
 from scratchlab.errors import ConfigError, DataError
 from scratchlab.optim import Optimizer, Schedule, get_optimizer, get_schedule
-from scratchlab.threads import blas_threads
 from scratchlab.train.callbacks import EarlyStopping, KeepBest
 from scratchlab.train.history import History
 
@@ -84,14 +83,14 @@ def _as_xy(data: Any, what: str, dtype: np.dtype | None) -> tuple[np.ndarray, np
     y = np.asarray(y, dtype=np.int64)
     if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
         raise ConfigError(f"{what}: X must be (N, d) and y (N,), got {X.shape} and {y.shape}")
-    if not _all_finite(X):
+    if not all_finite(X):
         bad = int(np.count_nonzero(~np.isfinite(X).all(axis=tuple(range(1, X.ndim)))))
         raise DataError(f"{what}: X holds NaN or infinite values in {bad} of {len(X)} rows; "
                         "clean or drop those rows before training")  # fmt: skip
     return X, y
 
 
-def _all_finite(X: np.ndarray) -> bool:
+def all_finite(X: np.ndarray) -> bool:
     """True if X holds no NaN/inf: a float64 sum is NaN/inf iff an entry is (no temporary
     the size of X); only a sum that overflows from finite float64 values is re-checked."""
     if not np.issubdtype(X.dtype, np.floating) or X.size == 0:
@@ -147,7 +146,6 @@ def fit(
     keep_best: bool | KeepBest = False,
     eval_chunk: int = 10_000,
     history: History | None = None,
-    initial_epoch: int | None = None,
 ) -> History:
     """Train `model` in place and return its `History` (epoch 0 row = before training).
 
@@ -161,108 +159,131 @@ def fit(
     n_batch: rows per update; None (or >= N) = full batch. shuffle: new order every epoch.
     rng: the Generator for shuffling and `augment(Xb, rng) -> Xb` (needed by either).
         `augment` gets a scratch batch (never a view of X) and may change it in place.
-    early_stopping: an `EarlyStopping`; keep_best: restore the best val_acc epoch's weights at
-        the end (True, or a `KeepBest` whose state a checkpoint restored). Both need val data.
-    history, initial_epoch: resume (see module docstring). Without `history`, training starts
-        at `initial_epoch` (default 0) with a fresh evaluation as its first row.
-    Threads: the updates and evaluations run under `scratchlab.threads.blas_threads()`: one
-        BLAS thread unless $SCRATCHLAB_THREADS or an enclosing `blas_threads(n)` says otherwise.
+    callbacks: see scratchlab.train.callbacks. early_stopping: an `EarlyStopping`; keep_best:
+        restore the best val_acc epoch's weights at the end (True, or a `KeepBest`). Both need
+        val data and run before `callbacks`.
+    history: the history so far, to resume (see module docstring); training starts after its
+        last epoch. Without it, training starts at epoch 0 with a fresh evaluation.
     A non-finite loss (a batch's or an evaluation's) ends the run with status `diverged`, and
     the model gets back the weights of its last finite epoch (then early stopping / keep_best
     may restore their best). NaN or inf in `train` / `val` X raises DataError up front.
     """
     params = list(model.parameters())
     dtype = params[0][2].dtype if params else None
-    train_xy = _as_xy(train, "train", dtype)
-    val_xy = _as_xy(val, "val", dtype)
-    has_val = val_xy is not None and len(val_xy[0]) > 0
-    if len(train_xy[0]) == 0:
-        raise ConfigError("the training set is empty")
-    if n_batch is not None and (int(n_batch) != n_batch or n_batch < 1):
-        raise ConfigError(f"n_batch must be a whole number >= 1 (or None: full batch): {n_batch}")
-    if (shuffle or augment is not None) and rng is None:
-        raise ConfigError("shuffle and augment need rng=np.random.default_rng(seed)")
-    opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
-    sched = get_schedule("constant", schedule) if isinstance(schedule, int | float) else schedule
-
+    train_xy, val_xy = _as_xy(train, "train", dtype), _as_xy(val, "val", dtype)
+    _check_args(train_xy, n_batch, shuffle or augment is not None, rng)
     hist = history if history is not None else History()
-    start = initial_epoch if initial_epoch is not None else (hist.last_epoch or 0)
-    if hist.rows and hist.last_epoch != start:
-        raise ConfigError(f"initial_epoch {start} != the history's last epoch {hist.last_epoch}")
+    start = hist.last_epoch or 0
     if n_epochs < start:
         raise ConfigError(f"n_epochs ({n_epochs}) is before the starting epoch ({start})")
-
-    cbs = list(callbacks)
-    if early_stopping is not None:
-        cbs.append(early_stopping)
-    if keep_best:
-        cbs.append(keep_best if isinstance(keep_best, EarlyStopping) else KeepBest())
-    for cb in cbs:
-        if isinstance(cb, EarlyStopping) and cb.monitor.startswith("val") and not has_val:
-            raise ConfigError(f"{cb.monitor} (early stopping / keep_best) needs validation data")
-    epoch_cbs = [cb.on_epoch_end for cb in cbs if hasattr(cb, "on_epoch_end")]
-    batch_cbs = [cb.on_batch_end for cb in cbs if hasattr(cb, "on_batch_end")]
-
+    cbs = _callbacks(callbacks, early_stopping, keep_best, val_xy)
+    loop = _Loop(model, train_xy, val_xy, hist, cbs, eval_chunk)
+    opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    sched = get_schedule("constant", schedule) if isinstance(schedule, int | float) else schedule
     batches = _Batches(*train_xy, n_batch, shuffle, copy=augment is not None)
-    t0, offset = time.perf_counter(), (hist.rows[-1]["time"] if hist.rows else 0.0)
-    hist.status, hist.message = "running", ""
-    for cb in cbs:
-        if hasattr(cb, "on_train_begin"):
-            cb.on_train_begin(model, hist)
 
-    last_finite = model.get_weights()  # weights of the last epoch with finite losses
-
-    def record(epoch: int, lr: float) -> bool:
-        """Evaluate, append the row, run callbacks; True = stop."""
-        nonlocal last_finite
-        clock = lambda: offset + time.perf_counter() - t0  # noqa: E731
-        row = _epoch_row(model, train_xy, val_xy, eval_chunk, epoch, lr, clock)
-        hist.append(row)
-        row = hist.rows[-1]
-        bad = _non_finite(row, has_val)
-        if bad:
-            hist.status, hist.message = "diverged", f"non-finite {bad} at epoch {epoch}"
-            return True
-        last_finite = model.get_weights()
-        stop = False
-        for on_epoch_end in epoch_cbs:
-            stop = bool(on_epoch_end(epoch, row, model)) or stop
-        if stop:
-            hist.status, hist.message = "early_stopped", f"stopped after epoch {epoch}"
-        return stop
-
-    # BLAS threads per scratchlab.threads; floating-point errors are guarded below
-    with blas_threads(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        stop = False
-        if not hist.rows:
-            stop = record(start, sched.lr(opt.t, start))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # guarded below
+        stop = loop.begin(start, sched.lr(opt.t, start))
         for epoch in range(start + 1, n_epochs + 1):
             if stop:
                 break
             lr = math.nan
             for xb, yb in batches.epoch(rng):
-                if augment is not None:
-                    xb = augment(xb, rng)
+                xb = augment(xb, rng) if augment is not None else xb
                 lr = sched.lr(opt.t, epoch - 1)
                 loss = model.train_step_grads(xb, yb)
                 if not math.isfinite(loss):
-                    hist.status = "diverged"
-                    hist.message = f"non-finite training loss ({loss}) at epoch {epoch}, "
-                    hist.message += f"update {opt.t + 1}; lower the learning rate"
+                    loop.diverge(f"non-finite training loss ({loss}) at epoch {epoch}, "
+                                 f"update {opt.t + 1}; lower the learning rate")  # fmt: skip
                     break
                 opt.step(model, lr)
-                for on_batch_end in batch_cbs:
-                    on_batch_end(opt.t, float(loss))
-            if hist.status == "diverged":
-                break
-            stop = record(epoch, lr)
-    if hist.status == "running":
-        hist.status = "completed"
-    elif hist.status == "diverged":
-        model.set_weights(last_finite)
-    hist.best_epoch = hist.best("val_acc") if has_val else None
-    restorers = [cb for cb in cbs if isinstance(cb, EarlyStopping)]  # keep_best applied last
-    for cb in restorers + [cb for cb in cbs if cb not in restorers]:  # others see final weights
-        if hasattr(cb, "on_train_end"):
-            cb.on_train_end(model, hist)
-    return hist
+                loop.batch_end(opt.t, float(loss))
+            stop = hist.status == "diverged" or loop.record(epoch, lr)
+    return loop.end()
+
+
+def _check_args(train_xy, n_batch, needs_rng: bool, rng) -> None:
+    if len(train_xy[0]) == 0:
+        raise ConfigError("the training set is empty")
+    if n_batch is not None and (int(n_batch) != n_batch or n_batch < 1):
+        raise ConfigError(f"n_batch must be a whole number >= 1 (or None: full batch): {n_batch}")
+    if needs_rng and rng is None:
+        raise ConfigError("shuffle and augment need rng=np.random.default_rng(seed)")
+
+
+def _callbacks(callbacks, early_stopping, keep_best, val_xy) -> list:
+    """early_stopping and keep_best first (a checkpoint after them sees their epoch)."""
+    has_val = val_xy is not None and len(val_xy[0]) > 0
+    cbs = [early_stopping] if early_stopping is not None else []
+    if keep_best:
+        cbs.append(keep_best if isinstance(keep_best, EarlyStopping) else KeepBest())
+    cbs += list(callbacks)
+    for cb in cbs:
+        if isinstance(cb, EarlyStopping) and cb.monitor.startswith("val") and not has_val:
+            raise ConfigError(f"{cb.monitor} (early stopping / keep_best) needs validation data")
+    return cbs
+
+
+class _Loop:
+    """The bookkeeping around the updates: evaluation rows, callbacks, status, divergence."""
+
+    def __init__(self, model, train_xy, val_xy, hist: History, cbs: list, chunk: int) -> None:
+        self.model, self.train_xy, self.val_xy, self.hist = model, train_xy, val_xy, hist
+        self.cbs, self.chunk = cbs, chunk
+        self.has_val = val_xy is not None and len(val_xy[0]) > 0
+        self.t0 = time.perf_counter()
+        self.offset = hist.rows[-1]["time"] if hist.rows else 0.0
+        self.last_finite = model.get_weights()  # weights of the last epoch with finite losses
+
+    def _hooks(self, name: str) -> list:
+        return [getattr(cb, name) for cb in self.cbs if hasattr(cb, name)]
+
+    def begin(self, start: int, lr: float) -> bool:
+        """Start (or resume) training; True = nothing to train (a callback already stopped)."""
+        resumed = bool(self.hist.rows)
+        self.hist.status, self.hist.message = "running", ""
+        for hook in self._hooks("on_train_begin"):
+            hook(self.model, self.hist)
+        if any(getattr(cb, "stopped", False) for cb in self.cbs):
+            return self._stopped(start)
+        return False if resumed else self.record(start, lr)
+
+    def record(self, epoch: int, lr: float) -> bool:
+        """Evaluate, append the row, run the epoch callbacks; True = stop."""
+        clock = lambda: self.offset + time.perf_counter() - self.t0  # noqa: E731
+        row = _epoch_row(self.model, self.train_xy, self.val_xy, self.chunk, epoch, lr, clock)
+        self.hist.append(row)
+        row = self.hist.rows[-1]
+        bad = _non_finite(row, self.has_val)
+        if bad:
+            self.diverge(f"non-finite {bad} at epoch {epoch}")
+            return True
+        self.last_finite = self.model.get_weights()
+        stop = False
+        for hook in self._hooks("on_epoch_end"):
+            stop = bool(hook(epoch, row, self.model)) or stop
+        return self._stopped(epoch) if stop else False
+
+    def _stopped(self, epoch: int) -> bool:
+        self.hist.status, self.hist.message = "early_stopped", f"stopped after epoch {epoch}"
+        return True
+
+    def batch_end(self, step: int, loss: float) -> None:
+        for hook in self._hooks("on_batch_end"):
+            hook(step, loss)
+
+    def diverge(self, message: str) -> None:
+        self.hist.status, self.hist.message = "diverged", message
+
+    def end(self) -> History:
+        """Final status, best epoch; restorers (early stopping, keep_best) end first."""
+        if self.hist.status == "running":
+            self.hist.status = "completed"
+        elif self.hist.status == "diverged":
+            self.model.set_weights(self.last_finite)
+        self.hist.best_epoch = self.hist.best("val_acc") if self.has_val else None
+        restorers = [cb for cb in self.cbs if isinstance(cb, EarlyStopping)]
+        for cb in restorers + [cb for cb in self.cbs if cb not in restorers]:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(self.model, self.hist)
+        return self.hist

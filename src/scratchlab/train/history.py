@@ -83,6 +83,20 @@ class History:
         scored = [(sign * r[monitor], r["epoch"]) for r in self.rows if not math.isnan(r[monitor])]
         return min(scored, key=lambda s: s[0])[1] if scored else None
 
+    # -- resume ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able: rows, status, best_epoch, message (the checkpoint's `meta`)."""
+        return {"rows": [dict(r) for r in self.rows], "status": self.status,
+                "best_epoch": self.best_epoch, "message": self.message}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rows = []
+        for row in state["rows"]:
+            self.append(row)
+        self.status, self.message = str(state["status"]), str(state["message"])
+        best = state["best_epoch"]
+        self.best_epoch = None if best is None else int(best)
+
     # -- files -----------------------------------------------------------------------------
     def to_csv(self, path: str | Path) -> Path:
         """Write the rows as CSV with a header (atomically: temp file + os.replace).
