@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -77,3 +78,57 @@ def test_official_style_batch_uses_only_allowed_globals():
     got, labels = cifar.python_batch(python_batch_bytes(X, y), "data_batch_1")
     np.testing.assert_array_equal(got, X)
     np.testing.assert_array_equal(labels, y)
+
+
+# --- memory bounds of the unpickler (the files themselves: tests/test_data_bounds.py) ----
+
+SHAPE = (
+    b"J" + struct.pack("<i", 700_000) + b"M" + struct.pack("<H", 3072) + b"\x86"
+)  # (700000, 3072)
+
+
+def test_ndarray_cannot_be_called_to_allocate_a_declared_shape():
+    """``numpy.ndarray((700000, 3072))`` would allocate 2 GiB from a 60-byte pickle."""
+    blob = b"\x80\x02cnumpy\nndarray\n" + SHAPE + b"\x85R."
+    with pytest.raises(DataError, match="calls numpy.ndarray directly"):
+        safe_loads(blob, "data_batch_1")
+
+
+def test_reconstruct_checks_the_declared_shape_against_the_cap():
+    blob = pickle.dumps(np.zeros(3, np.uint8), protocol=2)
+    assert b"K\x00\x85" in blob  # _reconstruct(ndarray, (0,), b'b')
+    huge = blob.replace(b"K\x00\x85", SHAPE, 1)
+    with pytest.raises(
+        DataError, match=r"data_batch_1: an array of shape \(700000, 3072\) declares"
+    ):
+        safe_loads(huge, "data_batch_1")
+
+
+def test_array_data_must_match_its_declared_shape():
+    """The array's bytes come from the file: a shape larger than its data is refused."""
+    blob = pickle.dumps(np.zeros((2, 3), np.uint8), protocol=2)
+    bigger = blob.replace(b"K\x02K\x03\x86", SHAPE, 1)
+    with pytest.raises(DataError, match="buffer size does not match"):
+        safe_loads(bigger, "data_batch_1")
+
+
+def test_opcode_budget_scales_with_the_cap(monkeypatch):
+    from scratchlab.data import fileio, safe_pickle
+
+    blob = pickle.dumps(list(range(3000)), protocol=2)
+    assert safe_loads(blob) == list(range(3000))
+    monkeypatch.setattr(fileio, "MAX_FILE_BYTES", 64 * 1000)  # budget: 1000 opcodes
+    assert safe_pickle.max_ops() == 1000
+    with pytest.raises(DataError, match="more than 1000 pickle opcodes"):
+        safe_loads(blob)
+
+
+@pytest.mark.parametrize(
+    ("blob", "reason"),
+    [(b"\x80\x02T\xff\xff\xff\xff.", "runs past the end"),  # negative BINSTRING length
+     (b"\x80\x02\x8e\x00\x00\x00\x00\x01\x00\x00\x00.", "runs past the end"),  # 4 GiB bytes8
+     (b"\x80\x02N", "no STOP"), (b"\x80\x02\xff.", "unknown opcode")],
+)  # fmt: skip
+def test_scan_refuses_malformed_opcodes_before_unpickling(blob, reason):
+    with pytest.raises(DataError, match=reason):
+        safe_loads(blob, "x")

@@ -15,25 +15,30 @@ layout (1024 red, 1024 green, 1024 blue; each plane row-major 32x32).
 
 Archives are read member by member with `tarfile.extractfile` (nothing is written to
 disk, so member paths cannot escape anywhere); only regular-file members whose name is
-exactly ``<folder>/<file>`` are used.
+exactly ``<folder>/<file>`` are used. Every file -- in a folder or an archive, and every
+tar header (long names, pax records) -- is checked against the size cap of
+`scratchlab.data.fileio` before it is read, and an archive is decompressed for at most
+`ARCHIVE_FILES` x the cap and `MAX_MEMBERS` members, so a small hostile archive can
+neither fill the memory nor keep the reader busy for long.
 """
 
 from __future__ import annotations
 
-import io
 import tarfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from scratchlab.data.fileio import reading
+from scratchlab.data import matlab
+from scratchlab.data.fileio import check_declared, read_capped, reading, size_cap
 from scratchlab.data.registry import CIFAR_PARTS
 from scratchlab.data.safe_pickle import safe_loads
 from scratchlab.errors import DataError
 
 D = 3072  # 3 * 32 * 32
 RECORD = 1 + D  # binary record: label byte + pixels
-MAX_MEMBER = 512 << 20  # refuse archive members larger than this (decompression bombs)
+ARCHIVE_FILES = 4  # an archive is decompressed for at most 4 x the cap (official ones: 177 MiB)
+MAX_MEMBERS = 1000  # members read before giving up (the official archives have 8)
 
 FOLDERS = {
     "python": "cifar-10-batches-py",
@@ -76,11 +81,51 @@ def read_folder(folder: Path, fmt: str) -> tuple[Parts, list[str]]:
         raise DataError(
             f"{folder} is missing {', '.join(missing)}; it is not a complete CIFAR-10 {fmt} folder"
         )
-    blobs = {}
-    for key, name in file_names(fmt).items():
-        with reading(folder / name):
-            blobs[key] = (folder / name).read_bytes()
+    blobs = {key: read_capped(folder / name) for key, name in file_names(fmt).items()}
     return _decode(blobs, fmt, str(folder))
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses (DataError), before tarfile reads the data behind it, a
+    size beyond the cap, an end beyond `ARCHIVE_FILES` x the cap into the decompressed
+    stream, and sparse files (whose maps tarfile would read without bound)."""
+
+    def _proc_member(self, tar):  # the hook tarfile documents for TarInfo subclasses
+        check_extent(tar.name or "archive", self.name, self.offset + tarfile.BLOCKSIZE, self.size)
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            self._sparse(tar)
+        return super()._proc_member(tar)
+
+    def _sparse(self, tar, *args):
+        raise DataError(f"{tar.name}: member {self.name} is a sparse file, which CIFAR-10 has not")
+
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _sparse
+
+
+def check_extent(archive, name: str, start: int, size: int) -> None:
+    """DataError when a member of `size` bytes at decompressed offset `start` is larger
+    than the cap or ends beyond `ARCHIVE_FILES` x the cap."""
+    check_declared(f"{archive}: member {name}", size, "its tar header")
+    limit = ARCHIVE_FILES * size_cap()
+    if start + size > limit:
+        raise DataError(
+            f"{archive}: member {name} ends {start + size} bytes into the decompressed archive, "
+            f"beyond the {limit} a CIFAR-10 archive may need; the archive is not an official one"
+        )
+
+
+def open_archive(path: Path) -> tarfile.TarFile:
+    """`tarfile.open(path, "r:*")` with the bounded headers of `_BoundedTarInfo`."""
+    return tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo)
+
+
+def is_archive(path: Path) -> bool:
+    """True if `path` opens as a tar archive (DataError for a hostile first header)."""
+    try:
+        with open_archive(path):
+            return True
+    except (OSError, tarfile.TarError):
+        return False
 
 
 def archive_members(archive: Path) -> tuple[str, dict[str, bytes]]:
@@ -91,8 +136,11 @@ def archive_members(archive: Path) -> tuple[str, dict[str, bytes]]:
     """
     found: dict[str, dict[str, bytes]] = {fmt: {} for fmt in FOLDERS}
     wanted = {fmt: {n: k for k, n in file_names(fmt).items()} for fmt in FOLDERS}
-    with reading(archive), tarfile.open(archive, "r:*") as tar:
-        for member in tar:
+    with reading(archive), open_archive(archive) as tar:
+        for count, member in enumerate(tar, 1):
+            if count > MAX_MEMBERS:
+                raise DataError(f"{archive} holds more than {MAX_MEMBERS} members; not CIFAR-10")
+            check_extent(archive, member.name, member.offset_data, member.size)  # pax sizes
             parts = PurePosixPath(member.name.removeprefix("./")).parts
             if len(parts) != 2 or parts[0] not in FORMAT_OF_FOLDER or not member.isfile():
                 continue
@@ -100,8 +148,6 @@ def archive_members(archive: Path) -> tuple[str, dict[str, bytes]]:
             key = wanted[fmt].get(parts[1])
             if key is None:
                 continue
-            if member.size > MAX_MEMBER:
-                raise DataError(f"{archive}: member {member.name} is implausibly large")
             handle = tar.extractfile(member)
             found[fmt][key] = handle.read() if handle else b""
             if len(found[fmt]) == len(wanted[fmt]):
@@ -125,11 +171,14 @@ def read_archive(archive: Path) -> tuple[Parts, list[str], str]:
 
 
 def _decode(blobs: dict[str, bytes], fmt: str, where: str) -> tuple[Parts, list[str]]:
-    if fmt == "matlab":
-        blobs = load_mats_isolated(blobs, where)
-    decode_batch = {"python": python_batch, "matlab": matlab_batch, "binary": binary_batch}[fmt]
-    decode_meta = {"python": python_meta, "matlab": matlab_meta, "binary": binary_meta}[fmt]
     names = file_names(fmt)
+    if fmt == "matlab":
+        for key, blob in blobs.items():
+            with reading(f"{where}/{names[key]}"):
+                matlab.check_sizes(blob, f"{where}/{names[key]}")
+        blobs = matlab.load_isolated(blobs, where)
+    decode_batch = {"python": python_batch, "matlab": matlab.batch, "binary": binary_batch}[fmt]
+    decode_meta = {"python": python_meta, "matlab": matlab.meta, "binary": binary_meta}[fmt]
     parts = {}
     for part in CIFAR_PARTS:
         what = f"{where}/{names[part]}"
@@ -177,113 +226,6 @@ def python_batch(blob: bytes, what: str) -> tuple[np.ndarray, np.ndarray]:
 def python_meta(blob: bytes) -> list[str]:
     d = safe_loads(blob, "batches.meta")
     return [_text(n) for n in _get(d, "label_names")]
-
-
-def _loadmat(blob: bytes) -> dict:
-    """`scipy.io.loadmat` of a blob; its own MatReadError (an Exception, not an OSError or
-    ValueError) and anything else a damaged file provokes become ValueError for `reading`."""
-    from scipy.io import loadmat
-
-    try:
-        return loadmat(io.BytesIO(blob))
-    except Exception as exc:  # noqa: BLE001 - a parser of untrusted bytes
-        raise ValueError(f"not a readable MATLAB file ({type(exc).__name__}: {exc})") from exc
-
-
-class _Failed(str):
-    """What the isolated MATLAB reader could not decode: raised (as ValueError) on use."""
-
-
-def _mat_value(blob) -> dict:
-    """A loaded file: from `load_mats_isolated` (a dict, or _Failed) or raw bytes."""
-    if isinstance(blob, _Failed):
-        raise ValueError(str(blob))
-    return blob if isinstance(blob, dict) else _loadmat(blob)
-
-
-def matlab_batch(blob, what: str) -> tuple[np.ndarray, np.ndarray]:
-    m = _mat_value(blob)
-    return m["data"], np.asarray(m["labels"]).astype(np.int64).reshape(-1)
-
-
-def matlab_meta(blob) -> list[str]:
-    m = _mat_value(blob)
-    if "label_names" in m and isinstance(m["label_names"], list):  # names, already extracted
-        return m["label_names"]
-    cells = np.asarray(m["label_names"], dtype=object).reshape(-1)
-    return [_text(np.asarray(c).reshape(-1)[0]) for c in cells]
-
-
-def load_mats_isolated(blobs: dict[str, bytes], where: str) -> dict:
-    """Run `scipy.io.loadmat` on each blob in a child process.
-
-    SciPy's MAT v5 reader is not hardened against damaged files: a flipped byte in an
-    element tag can crash the interpreter with a segmentation fault (scipy gh-25349), which
-    no `except` can catch. The child sends back, per file, the CIFAR arrays (`np.save`
-    without pickle) or the class names (JSON) or the error; if it dies, the files are
-    reported damaged. Returns ``{key: {"data", "labels"} | {"label_names"} | _Failed}``.
-    """
-    import json
-    import multiprocessing as mp
-    import sys
-
-    if mp.current_process().daemon:  # a daemonic process may not start children
-        return dict(blobs)
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_mat_child, args=(send, blobs), daemon=True)
-    child.start()
-    send.close()
-    out: dict = {}
-    try:
-        while len(out) < len(blobs):
-            head = json.loads(receive.recv_bytes())
-            if "error" in head:
-                out[head["key"]] = _Failed(head["error"])
-            elif "names" in head:
-                out[head["key"]] = {"label_names": [str(n) for n in head["names"]]}
-            else:
-                arrays = [np.load(io.BytesIO(receive.recv_bytes()), allow_pickle=False)
-                          for _ in range(2)]  # fmt: skip
-                out[head["key"]] = {"data": arrays[0], "labels": arrays[1]}
-    except (EOFError, OSError, ValueError, KeyError):
-        child.join(timeout=10)
-        culprit = next((k for k in blobs if k not in out), "?")
-        raise DataError(
-            f"cannot read {where}: the MATLAB reader (scipy.io.loadmat) crashed on its "
-            f"{culprit} file (exit code {child.exitcode}), which is damaged; delete the files "
-            "and fetch them again with `scratchlab data fetch`, or use the python or binary "
-            "CIFAR-10 release"
-        ) from None
-    finally:
-        receive.close()
-        child.join(timeout=10)
-        if child.is_alive():  # pragma: no cover - it sent everything; never expected
-            child.kill()
-    return out
-
-
-def _mat_child(conn, blobs: dict[str, bytes]) -> None:  # pragma: no cover - in a child
-    import faulthandler
-    import json
-
-    faulthandler.disable()  # a crash here is expected and reported by the parent
-    for key, blob in blobs.items():
-        try:
-            m = _loadmat(blob)
-            if key == "meta":
-                payload = [json.dumps({"key": key, "names": matlab_meta(m)}).encode()]
-            else:
-                payload = [json.dumps({"key": key, "arrays": 2}).encode()]
-                for array in (m["data"], m["labels"]):
-                    buf = io.BytesIO()
-                    np.save(buf, np.asarray(array), allow_pickle=False)
-                    payload.append(buf.getvalue())
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
-            payload = [json.dumps({"key": key, "error": f"{type(exc).__name__}: {exc}"}).encode()]
-        for message in payload:
-            conn.send_bytes(message)
-    conn.close()
 
 
 def binary_batch(blob: bytes, what: str) -> tuple[np.ndarray, np.ndarray]:

@@ -2,19 +2,21 @@
 
 An IDX file is a big-endian header -- two zero bytes, a type code (0x08 = uint8), the
 number of dimensions k -- then k uint32 sizes, then the data:
-images ``0x00000803`` (n, rows, cols), labels ``0x00000801`` (n,).
+images ``0x00000803`` (n, rows, cols), labels ``0x00000801`` (n,). Every accepted
+spelling of a file (``.gz`` or not, ``-idx`` or ``.idx``) is read here, with the same checks.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from math import prod
 from pathlib import Path
 
 import numpy as np
 
-from scratchlab.data.fileio import reading
+from scratchlab.data.fileio import check_declared, expect_end, read_exact, reading
 from scratchlab.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -24,31 +26,49 @@ UBYTE = 0x08
 def read_idx(path: Path, ndim: int) -> np.ndarray:
     """Read an IDX file of uint8 values with `ndim` dimensions; gzip is detected by magic.
 
-    Raises DataError for a wrong magic number, a size that disagrees with the header,
-    or a truncated / corrupt gzip stream.
+    The header's size ``prod(dims)`` is checked against the size cap (`fileio`) and, for
+    an uncompressed file, against the file's size before the data is allocated; a gzip
+    stream is decompressed in bounded chunks into that allocation and must end exactly
+    there. Raises DataError for a wrong magic number, a size that disagrees with the
+    header or exceeds the cap, or a truncated / corrupt gzip stream.
     """
-    with reading(path):
-        raw = path.read_bytes()
-        if raw[:2] == GZIP_MAGIC:
-            raw = gzip.decompress(raw)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != UBYTE or raw[3] != ndim:
-        magic = raw[:4].hex() if len(raw) >= 4 else "(file too short)"
-        expected = f"0000080{ndim}"
+    with reading(path), open(path, "rb") as f:
+        if f.read(2) == GZIP_MAGIC:
+            f.seek(0)
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                dims = _header(stream, path, ndim)
+                n = prod(dims)
+                check_declared(path, n, f"its header {dims}")
+                data = read_exact(stream, n, path)
+                expect_end(stream, path, n)
+        else:
+            f.seek(0)
+            dims = _header(f, path, ndim)
+            n, header = prod(dims), 4 + 4 * ndim
+            check_declared(path, n, f"its header {dims}")
+            size = os.fstat(f.fileno()).st_size
+            if size != header + n:
+                raise DataError(
+                    f"{path}: holds {size} bytes but its header {dims} needs {header + n}; "
+                    "the file is truncated or corrupt -- delete it and fetch it again"
+                )
+            data = read_exact(f, n, path)
+    return data.reshape(dims)
+
+
+def _header(stream, path: Path, ndim: int) -> tuple[int, ...]:
+    """The dimensions in an IDX header: magic ``0x0000080<ndim>``, then `ndim` uint32."""
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[:3] != bytes([0, 0, UBYTE]) or magic[3] != ndim:
+        shown = magic.hex() if len(magic) == 4 else "(file too short)"
         raise DataError(
-            f"{path}: magic number {magic} is not {expected} (uint8, {ndim} dims); "
+            f"{path}: magic number {shown} is not 0000080{ndim} (uint8, {ndim} dims); "
             "it is not an IDX file of the expected kind"
         )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    raw = stream.read(4 * ndim)
+    if len(raw) < 4 * ndim:
         raise DataError(f"{path}: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected_size = header + prod(dims)
-    if len(raw) != expected_size:
-        raise DataError(
-            f"{path}: holds {len(raw)} bytes but its header {dims} needs {expected_size}; "
-            "the file is truncated or corrupt -- delete it and fetch it again"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+    return struct.unpack(f">{ndim}I", raw)
 
 
 def read_pair(

@@ -16,7 +16,6 @@ folders, uncompressed IDX, renamed archives), or ``mismatch``.
 
 from __future__ import annotations
 
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,10 +143,8 @@ def _cifar_folder(spec: DatasetSpec, d: Path, fmt: str, origin: str) -> Location
 
 
 def _is_tar(path: Path) -> bool:
-    try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False
+    """Whether a renamed file opens as a tar archive (bounded headers, see `cifar`)."""
+    return cifar.is_archive(path)
 
 
 def idx_candidates(d: Path, filename: str) -> list[Path]:
