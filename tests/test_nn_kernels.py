@@ -128,3 +128,29 @@ def test_training_is_the_same_on_the_kernel_route(monkeypatch, small_kernel_k):
     np.testing.assert_allclose(outcome[True][1], outcome[False][1], rtol=1e-4, atol=1e-6)
     assert outcome[True][2]["acc"] == outcome[False][2]["acc"]
     assert outcome[True][2]["cost"] == pytest.approx(outcome[False][2]["cost"], rel=1e-5)
+
+
+def test_threads_do_not_share_work_arrays(monkeypatch, small_kernel_k):
+    """Products in concurrent threads (the kernels release the GIL) stay correct."""
+    import threading
+
+    monkeypatch.setattr(blas, "KERNELS", True)
+    d, errors = small_kernel_k, []
+
+    def work(seed: int) -> None:
+        x, w, g = operands(4, d, 10, seed=seed)
+        dW = np.empty((d, 10), dtype=np.float32)
+        for _ in range(20):
+            s = blas.matmul(x, w)
+            blas.matmul_tn(x, g, out=dW)
+            if not np.allclose(s, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-3):
+                errors.append(seed)
+            if not np.allclose(dW, x.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-3):
+                errors.append(seed)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -30,6 +30,8 @@ change only the order in which float32 sums are added.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from scratchlab.nn import kernels
@@ -47,7 +49,7 @@ SPLIT: bool | None = None
 # skinny float32 products with k >= MIN_KERNEL_K (even as plain Python without numba: tests).
 KERNELS: bool | None = None
 _detected: bool | None = None
-_scratch: dict[tuple, np.ndarray] = {}
+_local = threading.local()  # work arrays per thread: trainings may share a process (Dask)
 
 
 def small_kernels() -> bool:
@@ -95,13 +97,15 @@ def block_rows(k: int, n: int, dtype: np.dtype) -> int:
 
 
 def scratch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A work array of this shape and dtype, reused by later calls (one per shape)."""
+    """A work array of this shape and dtype, reused by this thread's later calls (one per
+    shape; the kernels release the GIL, so threads must not share one)."""
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None or len(bufs) > 16:  # many shapes seen (tests): start again
+        bufs = _local.bufs = {}
     key = (shape, np.dtype(dtype).str)
-    buf = _scratch.get(key)
+    buf = bufs.get(key)
     if buf is None:
-        if len(_scratch) > 16:  # many shapes seen (tests): start again
-            _scratch.clear()
-        buf = _scratch[key] = np.empty(shape, dtype=dtype)
+        buf = bufs[key] = np.empty(shape, dtype=dtype)
     return buf
 
 
