@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
@@ -70,6 +71,21 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """ConfigError (exit 2) for options that would make the check meaningless: sizes < 1,
+    lambda or init std not finite (or negative / zero), h, tol or atol not finite and
+    positive (`scratchlab.gradcheck.check_settings`)."""
+    from scratchlab.gradcheck import check_settings
+
+    if args.n_samples < 1 or args.n_dims < 1 or args.max_entries < 1:
+        raise ConfigError("--n-samples, --n-dims and --max-entries must be >= 1")
+    if not (math.isfinite(args.lam) and args.lam >= 0):
+        raise ConfigError(f"--lambda must be a finite number >= 0, got {args.lam}")
+    if not (math.isfinite(args.init_std) and args.init_std > 0):
+        raise ConfigError(f"--init-std must be a finite number > 0, got {args.init_std}")
+    check_settings(args.h, args.tol, args.atol)
+
+
 def _load_data(args: argparse.Namespace, rng: np.random.Generator):
     """(X, y, n_classes, description) for the check."""
     if args.dataset is None:
@@ -88,10 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from scratchlab.gradcheck import format_table, gradcheck, to_markdown, verdict
 
     hidden = parse_hidden(args.hidden)
-    if args.n_samples < 1 or args.n_dims < 1:
-        raise ConfigError("--n-samples and --n-dims must be >= 1")
-    if args.lam < 0:
-        raise ConfigError(f"--lambda must be >= 0, got {args.lam}")
+    check_options(args)
     rng = np.random.default_rng(args.seed)
     X, y, n_classes, source = _load_data(args, rng)
     d = min(args.n_dims, X.shape[1])

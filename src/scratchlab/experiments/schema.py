@@ -164,11 +164,14 @@ class RunSpec(_Strict):
 
 
 class GradcheckSpec(_Strict):
+    """The `[gradcheck]` table. h and lambda must be finite (TOML allows inf and nan):
+    a check run with them could not fail, or could not mean anything."""
+
     n_samples: int = Field(20, ge=1)
     n_dims: int = Field(20, ge=1)
-    h: float = Field(1e-5, gt=0.0)
+    h: float = Field(1e-5, gt=0.0, allow_inf_nan=False)
     hidden: list[Annotated[int, Field(ge=1)]] | None = None
-    lambda_: float = Field(0.1, ge=0.0, alias="lambda")
+    lambda_: float = Field(0.1, ge=0.0, allow_inf_nan=False, alias="lambda")
     loss: Literal["cross_entropy", "svm"] | None = None
 
 

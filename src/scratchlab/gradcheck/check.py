@@ -1,28 +1,12 @@
-"""Compare analytic gradients with centred differences (the DD2424 / cs231n check).
+"""The check itself: `gradcheck` -> one `GradRow` per parameter tensor; `passed`.
 
-For every parameter tensor theta of the model and a set of its entries i:
-
-    g_n[i] = (J(theta + h e_i) - J(theta - h e_i)) / (2 h)          (numerical)
-    g_a[i] = dJ/dtheta_i from `model.train_step_grads`              (analytic)
-    rel[i] = |g_a - g_n| / max(eps, |g_a| + |g_n|)
-
-where J = loss + regularisation penalty (the cost), evaluated in float64 on the first
-`n_samples` samples and the first `n_dims` input features, in training mode (batch-norm
-batch statistics) with every dropout mask frozen.
-
-An entry fails when rel >= tol (1e-6, the course's criterion) and |g_a - g_n| > atol,
-the round-off floor of the difference quotient (10 eps |J| / h): an exactly-zero
-gradient has a numerical estimate of pure round-off and rel = 1, which says nothing
-about the code. An entry that disagrees is re-estimated once with the 5-point stencil
-(truncation error O(h^4)) before it is called a failure.
-
-Entries whose +-h perturbation crosses a kink (a ReLU input or an SVM margin changes
-sign, or an L1-penalised weight passes 0) have no derivative to compare with; they are
-counted in the `kinks` column and left out of the error maxima.
+The method, the failure criterion and the guards against nonsense are described in the
+package docstring (`scratchlab.gradcheck`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,26 +31,56 @@ class GradRow:
     max_abs_err: float  # max |g_a - g_n|
     max_rel_err: float  # max |g_a - g_n| / max(eps, |g_a| + |g_n|)
     share_ok: float  # fraction of compared entries with rel error < tol (the course's %)
-    n_fail: int  # entries with rel error >= tol AND abs error > atol
+    n_fail: int  # entries with rel error >= tol AND abs error > atol, or non-finite
     n_floor: int  # entries with rel error >= tol but abs error <= atol (round-off level)
     tol: float
     atol: float  # round-off floor of the centred difference, see `gradcheck`
     refined: int = 0  # entries whose 2-point estimate was replaced by the 5-point one
+    n_nonfinite: int = 0  # entries with a NaN/inf gradient or error (included in n_fail)
+
+    @property
+    def compared(self) -> int:
+        """Entries compared: checked minus those straddling a kink."""
+        return self.n_checked - self.kinks
 
     @property
     def resolved(self) -> bool:
         """False when the whole gradient is within 100 x the round-off floor: uncheckable."""
-        return self.max_grad >= 100 * self.atol or self.n_checked == self.kinks
+        return self.max_grad >= 100 * self.atol
 
     @property
     def ok(self) -> bool:
-        return self.n_fail == 0 and self.resolved
+        return self.n_fail == 0 and self.compared > 0 and self.resolved
 
     @property
     def status(self) -> str:
         if self.n_fail:
             return f"FAIL ({self.n_fail})"
+        if self.compared == 0:
+            return "FAIL (none compared)"
         return "ok" if self.resolved else "too small"
+
+
+def check_settings(h: float, tol: float, atol=None, eps: float = 1e-12, **sizes) -> None:
+    """ConfigError unless h, tol, eps are finite and > 0, atol is None or finite and >= 0,
+    and each of `sizes` (n_samples=..., n_dims=..., max_entries=...) is None or >= 1."""
+    for name, value in (("step h", h), ("tolerance tol", tol), ("eps", eps)):
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"gradient check: {name} must be a finite number > 0, got {value}")
+    if atol is not None and not (math.isfinite(atol) and atol >= 0):
+        raise ConfigError(f"gradient check: atol must be a finite number >= 0, got {atol}")
+    for name, value in sizes.items():
+        if value is not None and not (isinstance(value, int | np.integer) and value >= 1):
+            raise ConfigError(f"gradient check: {name} must be an integer >= 1, got {value}")
+
+
+def _check_model(model: Sequential, X: np.ndarray) -> None:
+    """ConfigError for a non-finite regularisation strength or no samples to check on."""
+    for reg in model.regularisers:
+        if not math.isfinite(reg.lam):
+            raise ConfigError(f"gradient check: {reg!r} has a non-finite lambda; use lambda >= 0")
+    if X.shape[0] == 0:
+        raise ConfigError("gradient check: no samples to check on (X has no rows)")
 
 
 def slice_inputs(model: Sequential, n_dims: int) -> Sequential:
@@ -156,11 +170,12 @@ def gradcheck(
     for J = 2.3, h = 1e-5): a gradient that is exactly 0 (e.g. an SVM bias whose active
     margins cancel) has a numerical estimate of pure round-off and a relative error of 1,
     which says nothing about the code. `atol=0` gives the strict criterion rel < tol.
+    Settings that are not finite and positive raise ConfigError (see `check_settings`).
     """
-    if not h > 0:
-        raise ConfigError(f"step h must be > 0, got {h}")
+    check_settings(h, tol, atol, eps, n_samples=n_samples, n_dims=n_dims, max_entries=max_entries)
     Xs = np.asarray(X[:n_samples], dtype=np.float64)
     ys = np.asarray(y[:n_samples], dtype=np.int64)
+    _check_model(model, Xs)
     model = model.astype(np.float64)
     if n_dims is not None and n_dims < Xs.shape[1]:
         model = slice_inputs(model, n_dims)
@@ -194,27 +209,43 @@ def gradcheck(
                     flat, int(j), grad_a[j], cost, h=h, tol=tol, atol=atol, eps=eps,
                     l1_kink=has_l1 and name in layer.regularised,
                 )  # fmt: skip
-            ga, gn = grad_a[idx][~kink], grad_n[~kink]
-            abs_err = np.abs(ga - gn)
-            rel_err = abs_err / np.maximum(eps, np.abs(ga) + np.abs(gn))
-            rows.append(
-                GradRow(
-                    name=f"{layer.name}[{i}].{name}",
-                    shape=tuple(param.shape),
-                    n_checked=int(idx.size),
-                    kinks=int(kink.sum()),
-                    max_grad=float(np.abs(ga).max(initial=0.0)),
-                    max_abs_err=float(abs_err.max(initial=0.0)),
-                    max_rel_err=float(rel_err.max(initial=0.0)),
-                    share_ok=float(np.mean(rel_err < tol)) if rel_err.size else 1.0,
-                    n_fail=int(np.count_nonzero((rel_err >= tol) & (abs_err > atol))),
-                    n_floor=int(np.count_nonzero((rel_err >= tol) & (abs_err <= atol))),
-                    refined=int(refined.sum()),
-                    tol=tol,
-                    atol=float(atol),
-                )
-            )
+            label = f"{layer.name}[{i}].{name}"
+            row = _row(label, param.shape, grad_a[idx], grad_n, kink, refined, tol, atol, eps)
+            rows.append(row)
     return rows
+
+
+def _row(name, shape, ga, gn, kink, refined, tol, atol, eps) -> GradRow:
+    """Summarise one tensor: g_a, g_n over its checked entries (kinks flagged).
+
+    An entry is non-finite when g_a, g_n, |g_a - g_n| or the relative error is NaN or
+    infinite, or the cost at the start (hence `atol`) is; it fails, and the maxima are
+    taken over the finite entries.
+    """
+    ga, gn = ga[~kink], gn[~kink]
+    with np.errstate(over="ignore", invalid="ignore"):
+        abs_err = np.abs(ga - gn)
+        rel_err = abs_err / np.maximum(eps, np.abs(ga) + np.abs(gn))
+    finite = np.isfinite(ga) & np.isfinite(gn) & np.isfinite(abs_err) & np.isfinite(rel_err)
+    finite &= math.isfinite(atol)
+    n_nonfinite = int(ga.size - np.count_nonzero(finite))
+    ga, abs_err, rel_err = ga[finite], abs_err[finite], rel_err[finite]
+    return GradRow(
+        name=name,
+        shape=tuple(shape),
+        n_checked=int(kink.size),
+        kinks=int(kink.sum()),
+        max_grad=float(np.abs(ga).max(initial=0.0)),
+        max_abs_err=float(abs_err.max(initial=0.0)),
+        max_rel_err=float(rel_err.max(initial=0.0)),
+        share_ok=float(np.count_nonzero(rel_err < tol) / finite.size) if finite.size else 0.0,
+        n_fail=int(np.count_nonzero((rel_err >= tol) & (abs_err > atol))) + n_nonfinite,
+        n_floor=int(np.count_nonzero((rel_err >= tol) & (abs_err <= atol))),
+        refined=int(refined.sum()),
+        tol=tol,
+        atol=float(atol),
+        n_nonfinite=n_nonfinite,
+    )
 
 
 def max_rel_error(rows: list[GradRow]) -> float:
@@ -222,71 +253,6 @@ def max_rel_error(rows: list[GradRow]) -> float:
 
 
 def passed(rows: list[GradRow]) -> bool:
-    """True when no entry fails and every tensor's gradient is above the round-off floor."""
-    return all(r.ok for r in rows)
-
-
-def _cells(rows: list[GradRow]) -> tuple[list[str], list[list[str]]]:
-    tol = rows[0].tol if rows else 1e-6
-    header = ["Parameter", "Shape", "Checked", "Kinks", "Max |grad|", "Max abs err",
-              "Max rel err", f"% rel err < {tol:g}", "Status"]  # fmt: skip
-    body = [
-        [r.name, "x".join(map(str, r.shape)), str(r.n_checked), str(r.kinks),
-         f"{r.max_grad:.2e}", f"{r.max_abs_err:.2e}", f"{r.max_rel_err:.2e}",
-         f"{100 * r.share_ok:.2f}", r.status]
-        for r in rows
-    ]  # fmt: skip
-    return header, body
-
-
-def format_table(rows: list[GradRow]) -> str:
-    """Aligned plain-text table, one line per parameter tensor."""
-    header, body = _cells(rows)
-    widths = [max(len(line[c]) for line in [header, *body]) for c in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        first, last = cells[0].ljust(widths[0]), cells[-1].ljust(widths[-1])
-        mid = (cell.rjust(w) for cell, w in zip(cells[1:-1], widths[1:-1], strict=True))
-        return "  ".join([first, *mid, last]).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(b) for b in body)])
-
-
-def to_markdown(rows: list[GradRow]) -> str:
-    """The same table as a GitHub-flavoured Markdown table."""
-    header, body = _cells(rows)
-    align = ["---"] + ["---:"] * (len(header) - 2) + ["---"]
-    lines = [[c.replace("|", "\\|") for c in cells] for cells in [header, align, *body]]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
-
-
-def _n(count: int) -> str:
-    return f"{count} entry" if count == 1 else f"{count} entries"
-
-
-def verdict(rows: list[GradRow]) -> str:
-    """One line: PASS/FAIL, the largest errors and the criterion used."""
-    if not rows:
-        return "FAIL: the model has no parameters to check"
-    tol, atol = rows[0].tol, rows[0].atol
-    compared = sum(r.n_checked - r.kinks for r in rows)
-    kinks = sum(r.kinks for r in rows)
-    word = "PASS" if passed(rows) else "FAIL"
-    text = (
-        f"{word}: {compared} entries in {len(rows)} tensors; max rel err "
-        f"{max_rel_error(rows):.2e}, max abs err {max(r.max_abs_err for r in rows):.2e}; "
-        f"an entry fails if rel err >= {tol:g} and abs err > {atol:.1e} (round-off floor)"
-    )
-    refined = sum(r.refined for r in rows)
-    if refined:
-        text += f"; {_n(refined)} re-estimated with the 5-point stencil"
-    floor = sum(r.n_floor for r in rows)
-    if floor:
-        text += f"; {_n(floor)} with rel err >= {tol:g} but abs err within the round-off floor"
-    if kinks:
-        text += f"; {_n(kinks)} straddling a kink left out"
-    small = [r.name for r in rows if not r.resolved]
-    if small:
-        text += f"; gradient below the round-off floor in {', '.join(small)} (try --init he)"
-    return text
+    """True when there are rows, no entry fails, every tensor had an entry compared and
+    its gradient is above the round-off floor."""
+    return bool(rows) and all(r.ok for r in rows)
