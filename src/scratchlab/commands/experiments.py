@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tomllib
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a value in every run, e.g. --set train.n_epochs=5",
+    )
+    run.add_argument(  # issue 13: runs as tasks on a Dask cluster (docs/CLUSTER.md)
+        "--cluster",
+        default=os.environ.get("SCRATCHLAB_CLUSTER") or None,
+        metavar="tcp://HOST:PORT",
+        help="train the runs on this Dask scheduler's workers (default: $SCRATCHLAB_CLUSTER)",
     )
     run.set_defaults(func=_run)
 
@@ -83,7 +90,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_path:
         overrides.setdefault("data", {})["path"] = str(Path(args.data_path).resolve())
     exp = load_experiment(args.file, overrides=overrides or None)
-    return _execute(exp, args.out, only=args.only, jobs=args.jobs, fresh=args.fresh, many=args.many)
+    return _execute(
+        exp,
+        args.out,
+        only=args.only,
+        jobs=args.jobs,
+        fresh=args.fresh,
+        many=args.many,
+        cluster=args.cluster,
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -120,10 +135,12 @@ def _train(args: argparse.Namespace) -> int:
     return _execute(exp, args.out, only=None, jobs=1, fresh=args.fresh)
 
 
-def _execute(exp, out: Path, *, only, jobs: int, fresh: bool, many: bool = False) -> int:
+def _execute(
+    exp, out: Path, *, only, jobs: int, fresh: bool, many: bool = False, cluster=None
+) -> int:
     from scratchlab.experiments.runner import run_experiment
 
-    result = run_experiment(exp, out, only=only, jobs=jobs, fresh=fresh, many=many)
+    result = run_experiment(exp, out, only=only, jobs=jobs, fresh=fresh, many=many, cluster=cluster)
     print_summary(result.rows)
     print(f"\nReport: {result.report_html}\n        {result.report_md}")
     return 0

@@ -9,6 +9,7 @@ gradient check (if asked) ─► report (summary.csv, report.md, report.html)
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -64,17 +65,20 @@ def run_experiment(
     jobs: int = 1,
     fresh: bool = False,
     many: bool = False,
+    cluster: str | None = None,
 ) -> ExperimentResult:
     runs = select_runs(exp, only)
     data = validate(exp, runs, Path(out), jobs, many)
     exp_dir = Path(out) / exp.name
-    with ResultsFolder(exp_dir) as folder:
+    with _cluster_session(cluster, runs, jobs) as remote, ResultsFolder(exp_dir) as folder:
         pending, skipped, notes = plan(folder, runs, data, fresh)
         _write_experiment_json(exp, exp_dir, data)
         jobs, capped = cap_jobs(jobs, len(pending))
-        notes += capped
+        notes += capped + (remote.notes if remote else [])
         with RunProgress(pending, skipped, notes) as progress:
-            if jobs == 1:
+            if remote is not None:
+                remote.run(pending, exp_dir, progress)
+            elif jobs == 1:
                 executors.run_inline(pending, exp_dir, progress, threads_per_job(1))
             else:
                 executors.run_in_processes(pending, exp_dir, jobs, progress, threads_per_job(jobs))
@@ -82,6 +86,20 @@ def run_experiment(
         md, html = build_report(exp_dir)
         rows = summary_rows(exp_dir, [r.name for r in exp.runs])
     return ExperimentResult(exp_dir, rows, md, html, skipped, [s.name for s in pending], notes)
+
+
+# -- issue 13: runs as tasks on a Dask cluster (experiments/cluster.py, docs/CLUSTER.md) ----
+def _cluster_session(address: str | None, runs: list[RunSpec], jobs: int):
+    """No address: nothing (Dask is not imported). Else a session that connects and checks
+    the workers on entry, before the results folder is created: bad input writes nothing."""
+    if not address:
+        return contextlib.nullcontext()
+    from scratchlab.experiments.cluster import ClusterSession
+
+    return ClusterSession(address, runs, jobs=jobs)
+
+
+# -- end of issue 13 ---------------------------------------------------------------------------
 
 
 def validate(exp: Experiment, runs: list[RunSpec], out: Path, jobs: int, many: bool) -> dict:
