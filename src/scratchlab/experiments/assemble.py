@@ -1,10 +1,20 @@
 """`assemble(spec, splits, seed) -> Parts`: the only code that reads a run spec's training setup.
 
     RunSpec ─► Parts(model, optimizer, schedule, augment, callbacks, rng, n_batch, n_epochs,
-                     train, val)  ─► fit_parts(parts, extra callbacks) ─► History
+                     train, val, eval_every)  ─► fit_parts(parts, extra callbacks) ─► History
 
 One Generator, seeded with `seed`, initialises the model and drives shuffling, augmentation
 and dropout; it is part of the training state (scratchlab.train.TrainState).
+
+Lengths given in epochs become updates here, with u = updates per epoch = ceil(n_train / n_batch)
+(the last batch of an epoch may be smaller; full batch: u = 1):
+
+    cyclical step_size_epochs = k  ─► n_s = max(1, round(k * u))   (one cycle = 2 n_s updates)
+    eval_every_epochs = f          ─► eval_every = max(1, round(f * u))
+
+so `step_size_epochs = 2` with n_batch 100 is the course's n_s = 2 floor(n/100) whenever 100
+divides n (45,000 or 49,000 images), and cycles then end on epoch ends. A snapshot ensemble
+(`ensemble_snapshots = "cycle_ends"`) adds a `CycleSnapshots(2 n_s)` to the trackers.
 """
 
 from __future__ import annotations
@@ -16,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from scratchlab.data import Splits
+from scratchlab.errors import ConfigError
 from scratchlab.experiments.schema import RunSpec
 from scratchlab.nn import Sequential, build_mlp
 from scratchlab.optim import get_optimizer, get_schedule
 from scratchlab.train import EarlyStopping, KeepBest, TrainState, fit
+from scratchlab.train.snapshots import CycleSnapshots
 
 
 @dataclass
@@ -34,7 +46,13 @@ class Parts:
     shuffle: bool
     train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray] | None
-    callbacks: list = field(default_factory=list)  # early stopping / keep-best trackers
+    callbacks: list = field(default_factory=list)  # early stopping / keep-best / snapshots
+    eval_every: int | None = None  # updates between evaluations (None: once per epoch)
+    updates_per_epoch: int = 1
+
+    @property
+    def snapshots(self) -> CycleSnapshots | None:
+        return next((c for c in self.callbacks if isinstance(c, CycleSnapshots)), None)
 
     def state(self) -> TrainState:
         """The training state these parts make up (a checkpoint saves it, a resume loads it)."""
@@ -71,7 +89,44 @@ def make_schedule(spec: RunSpec, steps_per_epoch: int, n_epochs: int):
     name = params.pop("name")
     if name == "cosine":
         params["total_steps"] = n_epochs * steps_per_epoch
+    if name == "cyclical":
+        epochs = params.pop("step_size_epochs", None)
+        if epochs is not None:
+            params["step_size"] = in_updates(epochs, steps_per_epoch)
     return get_schedule(name, spec.train.eta, **params)
+
+
+def in_updates(epochs: float, steps_per_epoch: int) -> int:
+    """A length in epochs as a whole number of updates (at least 1)."""
+    return max(1, round(epochs * steps_per_epoch))
+
+
+def updates_per_epoch(spec: RunSpec, n_train: int) -> int:
+    """ceil(n_train / n_batch); 1 for full-batch training."""
+    n_batch = spec.train.n_batch
+    return 1 if n_batch == "full" else math.ceil(n_train / min(n_batch, n_train))
+
+
+def eval_every(spec: RunSpec, steps_per_epoch: int) -> int | None:
+    t = spec.train
+    if t.eval_every_epochs is not None:
+        return in_updates(t.eval_every_epochs, steps_per_epoch)
+    return t.eval_every
+
+
+def check_cycles(where: str, spec: RunSpec, n_train: int) -> None:
+    """A snapshot ensemble must complete at least one cycle (2 n_s updates) in its epochs."""
+    if spec.ensemble_snapshots is None:
+        return
+    u = updates_per_epoch(spec, n_train)
+    cycle = 2 * make_schedule(spec, u, spec.train.n_epochs).step_size
+    total = spec.train.n_epochs * u
+    if total < cycle:
+        raise ConfigError(
+            f"{where}: ensemble_snapshots needs at least one whole cycle, but train.n_epochs = "
+            f"{spec.train.n_epochs} gives {total} updates and a cycle is {cycle} (2 n_s); "
+            f"train for at least {math.ceil(cycle / u)} epochs"
+        )
 
 
 def make_augment(spec: RunSpec, splits: Splits):
@@ -103,12 +158,16 @@ def assemble(
     model = build_model(spec, splits, rng)
     n_train = splits.train.n
     n_batch = None if spec.train.n_batch == "full" else min(spec.train.n_batch, n_train)
-    steps = 1 if n_batch is None else math.ceil(n_train / n_batch)
+    steps = updates_per_epoch(spec, n_train)
     epochs = n_epochs or spec.train.n_epochs
+    schedule = make_schedule(spec, steps, epochs)
+    callbacks = make_trackers(spec) if with_val else []
+    if spec.ensemble_snapshots == "cycle_ends":
+        callbacks.append(CycleSnapshots(2 * schedule.step_size))
     return Parts(
         model=model,
         optimizer=make_optimizer(spec),
-        schedule=make_schedule(spec, steps, epochs),
+        schedule=schedule,
         augment=make_augment(spec, splits),
         rng=rng,
         n_batch=n_batch,
@@ -116,7 +175,9 @@ def assemble(
         shuffle=spec.train.shuffle,
         train=(splits.train.X, splits.train.y),
         val=(splits.val.X, splits.val.y) if with_val else None,
-        callbacks=make_trackers(spec) if with_val else [],
+        callbacks=callbacks,
+        eval_every=eval_every(spec, steps),
+        updates_per_epoch=steps,
     )
 
 
@@ -135,4 +196,5 @@ def fit_parts(parts: Parts, state: TrainState, callbacks: list):
         augment=parts.augment,
         callbacks=[*state.callbacks, *callbacks],
         history=state.history,
+        eval_every=parts.eval_every,
     )

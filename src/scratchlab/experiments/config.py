@@ -27,7 +27,7 @@ from scratchlab.experiments.schema import ExperimentHeader, GradcheckSpec, RunSp
 
 _SECTIONS = ("data", "model", "train")
 _HEADER_KEYS = set(ExperimentHeader.model_fields)
-_TOP_KEYS = _HEADER_KEYS | set(_SECTIONS) | {"runs", "grid"}
+_TOP_KEYS = _HEADER_KEYS | set(_SECTIONS) | {"runs", "grid", "search"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Experiment:
     runs: list[RunSpec]
     source: Path | None = None
     raw: dict = field(default_factory=dict, repr=False)
+    searches: list = field(default_factory=list)  # [search] tables (experiments.searchfile)
 
     @property
     def name(self) -> str:
@@ -178,7 +179,7 @@ def parse_experiment(
         raise ConfigError(f"{where}: runs must be an array of tables ([[runs]])")
     if "grid" in raw:
         entries = [*entries, {"name": "grid", "grid": raw["grid"]}]
-    if not entries:
+    if not entries and "search" not in raw:  # a file of only a [search] trains its trials
         entries = [{"name": "default"}]
 
     runs: list[RunSpec] = []
@@ -195,7 +196,10 @@ def parse_experiment(
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ConfigError(f"{where}: run names must be unique; repeated: {duplicated}")
-    return Experiment(header=header, runs=runs, source=source, raw=raw)
+    from scratchlab.experiments.searchfile import parse_searches
+
+    searches = parse_searches(raw.get("search"), defaults, where, overrides, runs)
+    return Experiment(header=header, runs=runs, source=source, raw=raw, searches=searches)
 
 
 def _expand(entry: dict, defaults: dict, where: str, index: int) -> list[dict]:

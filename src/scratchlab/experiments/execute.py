@@ -5,6 +5,8 @@
                         ─► RunResult ─► writers.write_run (execute_run only)
 
 An ensemble trains M members with seeds seed, seed+1, …, seed+M-1 and reports their majority vote;
+a snapshot ensemble (`ensemble_snapshots = "cycle_ends"`) trains one model and votes with its
+weights at the end of each learning-rate cycle (saved in its checkpoint as they are taken);
 a run with `data.retrain_split` retrains a fresh model on that split for the epochs its
 validation run selected (see `retrain_epochs`) and reports its test metrics too.
 Checkpoints live in `work_dir` (`checkpoint.npz`, `member-<i>/…`, `retrain/…`): a run that
@@ -19,13 +21,14 @@ import time
 from pathlib import Path
 
 from scratchlab.data import Splits
-from scratchlab.experiments.assemble import assemble, fit_parts
+from scratchlab.experiments.assemble import assemble, fit_parts, make_schedule, updates_per_epoch
 from scratchlab.experiments.checkpoint import Checkpoint, resume
 from scratchlab.experiments.result import (
     Member,
     Retrain,
     RunResult,
     evaluate_sets,
+    snapshot_members,
     vote_of,
 )
 from scratchlab.experiments.rundata import load_run_data
@@ -49,20 +52,32 @@ def train_run(spec: RunSpec, work_dir: Path, *, progress=None) -> RunResult:
         train_member(spec, splits, spec.seed + i, member_dir(work_dir, spec, i), progress)
         for i in range(spec.ensemble)
     ]
-    vote = vote_of(members, splits.n_classes) if spec.ensemble > 1 else None
     retrain = None
     if spec.data.retrain_split:
         retrain = retrain_member(spec, members[0].history, work_dir / "retrain", progress)
-    return RunResult(
+    result = RunResult(
         spec,
         splits,
         members,
-        vote,
+        None,
         retrain,
         time.perf_counter() - started,
         data.fingerprint,
         data.notes,
+        training_info(spec, splits.train.n),
     )
+    if result.voters:
+        result.vote = vote_of(result.voters, splits.n_classes)
+    return result
+
+
+def training_info(spec: RunSpec, n_train: int) -> dict:
+    """Updates per epoch and the schedule as trained (n_s in updates), for metrics.json."""
+    u = updates_per_epoch(spec, n_train)
+    return {
+        "updates_per_epoch": u,
+        "schedule": make_schedule(spec, u, spec.train.n_epochs).config(),
+    }
 
 
 def member_dir(work_dir: Path, spec: RunSpec, index: int) -> Path:
@@ -98,7 +113,12 @@ def train_member(
         s: {k: first[f"{s}_{k}"] for k in ("loss", "cost", "acc")} for s in ("train", "val")
     }
     untrained["test"] = untrained_test or final["test"]
-    return Member(seed, state.model, history, untrained, final, predictions)
+    member = Member(seed, state.model, history, untrained, final, predictions)
+    snaps = parts.snapshots
+    if snaps is not None:
+        u = parts.updates_per_epoch
+        member.snapshots = snapshot_members(state.model, snaps.snapshots, snaps.cycle, splits, u)
+    return member
 
 
 def retrain_epochs(spec: RunSpec, history: History) -> int:

@@ -4,10 +4,12 @@ NOTE (report helper, 2026-11-30): this file was overwritten by mistake by the re
 session (a name clash: the report's figures-across-runs module now lives in crossruns.py)
 and rebuilt from artifacts.py and tests/test_pipeline.py; check it against your version.
 
-curves.png         loss, cost and accuracy per epoch, train vs val (ensembles: members' mean)
+curves.png         loss, cost and accuracy per epoch, train vs val (ensembles: members' mean);
+                   with eval_every, every evaluation at x = update step / updates per epoch
 weights.png        class templates (linear model) — units.png for an MLP's first layer
 augmentation.png   originals vs augmented samples (when the run augments)
-confusion.png      normalised confusion matrix on the test set (ensembles: the vote's)
+confusion.png      normalised confusion matrix on the test set (ensembles: the vote's, of the
+                   members or of the cycle-end snapshots)
 prf.png            per-class precision / recall / F1
 misclassified.png  the first nine misclassified test images
 retrain_curves.png the retrained model's curves
@@ -40,6 +42,13 @@ def mean_rows(histories: list[list[dict]]) -> list[dict]:
     return out
 
 
+def in_epochs(rows: list[dict], updates_per_epoch: int) -> list[dict]:
+    """Rows with a `step` (eval_every) placed at epoch = step / updates per epoch."""
+    if not rows or "step" not in rows[0]:
+        return rows
+    return [{**r, "epoch": r["step"] / updates_per_epoch} for r in rows]
+
+
 def run_figures(result: RunResult, run_dir: Path) -> dict[str, str]:
     """Draw every figure of the run; returns {key: path relative to run_dir}."""
     run_dir = Path(run_dir)
@@ -52,21 +61,23 @@ def run_figures(result: RunResult, run_dir: Path) -> dict[str, str]:
     restored = spec.train.keep_best or (
         spec.train.early_stopping is not None and spec.train.early_stopping.restore_best
     )
-    if result.is_ensemble:
+    u = result.training.get("updates_per_epoch", 1)
+    if len(result.members) > 1:
         k = len(result.members)
-        rows = mean_rows([m.history.rows for m in result.members])
+        rows = in_epochs(mean_rows([m.history.rows for m in result.members]), u)
         out["curves"] = plots.plot_loss_cost_acc(
             rows, fig_dir / "curves.png", title=f"{title} — mean of {k} members"
         )
         whose = f" — majority vote of {k} members"
     else:
         out["curves"] = plots.plot_loss_cost_acc(
-            first.history.rows,
+            in_epochs(first.history.rows, u),
             fig_dir / "curves.png",
             title=title,
             best_epoch=first.history.best_epoch if restored else None,
         )
-        whose = ""
+        k = len(first.snapshots)
+        whose = f" — majority vote of {k} cycle-end snapshots" if result.is_ensemble else ""
         out.update(_weights(first.model, shape, names, fig_dir, title))
     if spec.train.augment:
         from scratchlab.experiments.assemble import make_augment

@@ -1,14 +1,20 @@
 """`RunResult`: what one run produced, handed once to the writers.
 
     Member      one trained model: seed, model, history, untrained and final scores per set,
-                predictions per set
+                predictions per set, and its cycle-end snapshots (snapshot ensembles)
+    Snapshot    the model at the end of a learning-rate cycle: cycle, step, scores, predictions
     RunResult   the spec, its splits, the members, the ensemble vote (ensembles only), the
                 retrained model (runs with `data.retrain_split`), time and data fingerprint
 
 The run's *headline* numbers (what its row in the report shows and what selection uses) are
 the single model's, or for an ensemble the majority vote's, evaluated on train, validation
-and test. A hard vote has no loss: its loss and cost are NaN. Members' own numbers stay in
-`members` and are summarised as mean ± std beside the vote, never mixed into it.
+and test. A hard vote has no loss: its loss and cost are NaN. The voters' own numbers stay
+apart and are summarised as mean ± std beside the vote, never mixed into it.
+
+Two kinds of ensemble vote (`RunResult.voters`): `seeds` — M members trained with seeds
+seed..seed+M-1; `snapshots` — one model's weights at the end of each learning-rate cycle
+(`ensemble_snapshots = "cycle_ends"`, Huang et al. 2017). The snapshot run's own final model
+stays its member (history, model.npz); the snapshots only vote.
 """
 
 from __future__ import annotations
@@ -27,6 +33,16 @@ NO_SCORE = {"loss": math.nan, "cost": math.nan, "acc": math.nan}
 
 
 @dataclass
+class Snapshot:
+    cycle: int  # 1, 2, ...: the cycle that ended at update `step`
+    step: int
+    epoch: float  # step / updates per epoch
+    model: object
+    final: dict[str, dict]
+    predictions: dict[str, np.ndarray]
+
+
+@dataclass
 class Member:
     seed: int
     model: object
@@ -34,6 +50,7 @@ class Member:
     untrained: dict[str, dict]  # set -> {"loss", "cost", "acc"}
     final: dict[str, dict]
     predictions: dict[str, np.ndarray]  # set -> (n,) predicted labels
+    snapshots: list[Snapshot] = field(default_factory=list)
 
 
 @dataclass
@@ -54,10 +71,26 @@ class RunResult:
     time_s: float = 0.0
     fingerprint: str = ""
     notes: list[str] = field(default_factory=list)
+    training: dict = field(default_factory=dict)  # updates_per_epoch, the resolved schedule
 
     @property
     def is_ensemble(self) -> bool:
         return self.vote is not None
+
+    @property
+    def ensemble_kind(self) -> str | None:
+        """`seeds`, `snapshots` or None (a single model)."""
+        if len(self.members) > 1:
+            return "seeds"
+        return "snapshots" if self.members[0].snapshots else None
+
+    @property
+    def voters(self) -> list:
+        """What votes: the members (seeds), the first member's snapshots, or nothing."""
+        kind = self.ensemble_kind
+        return (
+            [] if kind is None else self.members if kind == "seeds" else self.members[0].snapshots
+        )
 
     @property
     def status(self) -> str:
@@ -102,8 +135,20 @@ def majority_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
     return counts.argmax(axis=1)
 
 
-def vote_of(members: list[Member], n_classes: int) -> dict[str, np.ndarray]:
-    """The members' majority vote on every set."""
+def snapshot_members(model, taken: list, cycle: int, splits: Splits, u: int) -> list[Snapshot]:
+    """Evaluate each `(step, weights)` taken at a cycle end (`cycle` updates per cycle, `u`
+    updates per epoch) on every set, each in its own copy of `model`."""
+    out = []
+    for step, weights in taken:
+        copy = model.copy()
+        copy.set_weights(weights)
+        final, predictions = evaluate_sets(copy, splits)
+        out.append(Snapshot(step // cycle, step, step / u, copy, final, predictions))
+    return out
+
+
+def vote_of(members: list, n_classes: int) -> dict[str, np.ndarray]:
+    """The voters' (members' or snapshots') majority vote on every set."""
     return {
         s: majority_vote(np.stack([m.predictions[s] for m in members]), n_classes)
         if len(members[0].predictions[s])
@@ -112,8 +157,8 @@ def vote_of(members: list[Member], n_classes: int) -> dict[str, np.ndarray]:
     }
 
 
-def member_spread(members: list[Member]) -> tuple[dict, dict]:
-    """Mean and (population) standard deviation of the members' final scores per set."""
+def member_spread(members: list) -> tuple[dict, dict]:
+    """Mean and (population) standard deviation of the voters' final scores per set."""
     mean, std = {}, {}
     for s in SETS:
         values = {k: np.array([m.final[s][k] for m in members]) for k in ("loss", "cost", "acc")}

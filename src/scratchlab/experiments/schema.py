@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from scratchlab.errors import ConfigError
 
@@ -81,7 +88,8 @@ class CyclicalSchedule(_Strict):
     name: Literal["cyclical"]
     eta_min: float = Field(gt=0.0)
     eta_max: float = Field(gt=0.0)
-    step_size: int = Field(ge=1)
+    step_size: int | None = Field(None, ge=1)  # n_s in updates ...
+    step_size_epochs: float | None = Field(None, gt=0.0, allow_inf_nan=False)  # ... or epochs
 
 
 class CosineSchedule(_Strict):
@@ -109,7 +117,20 @@ class AugmentSpec(_Strict):
             build_augmenter([self.as_dict()], (3, 32, 32))
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+        if (self.step_size is None) == (self.step_size_epochs is None):
+            raise ValueError("give the half-cycle n_s as step_size (updates) or as "
+                             "step_size_epochs (epochs: n_s = round(k * updates per epoch)), "
+                             "exactly one")  # fmt: skip
         return self
+
+    @model_serializer(mode="wrap")
+    def _only_the_given_length(self, handler) -> dict:
+        """Dump only the n_s key given (configs stay as they were before step_size_epochs)."""
+        out = handler(self)
+        for key in ("step_size", "step_size_epochs"):
+            if out.get(key, 0) is None:
+                del out[key]
+        return out
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, **(self.model_extra or {})}
@@ -137,6 +158,8 @@ class TrainSpec(_Strict):
     early_stopping: EarlyStoppingSpec | None = None
     keep_best: bool = False
     checkpoint_every: int = Field(1, ge=0)
+    eval_every: int | None = Field(None, ge=1)  # also evaluate every N updates (rows with step)
+    eval_every_epochs: float | None = Field(None, gt=0.0, allow_inf_nan=False)  # or per epochs
 
     @field_validator("n_batch")
     @classmethod
@@ -150,6 +173,12 @@ class TrainSpec(_Strict):
     def _schedule_by_name(cls, value: object) -> object:
         return {"name": value} if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _one_eval_every(self) -> TrainSpec:
+        if self.eval_every is not None and self.eval_every_epochs is not None:
+            raise ValueError("give eval_every (updates) or eval_every_epochs, not both")
+        return self
+
 
 class RunSpec(_Strict):
     """One fully resolved run: what `scratchlab run` trains and reports."""
@@ -158,9 +187,31 @@ class RunSpec(_Strict):
     description: str = ""
     seed: int = Field(0, ge=0)
     ensemble: int = Field(1, ge=1, le=50)
+    ensemble_snapshots: Literal["cycle_ends"] | None = None  # vote with cycle-end snapshots
+    from_search: str | None = None  # take the best trial's values of this [search]
     data: DataSpec = DataSpec()
     model: ModelSpec = ModelSpec()
     train: TrainSpec = TrainSpec()
+
+    @model_validator(mode="after")
+    def _snapshots_need_cycles(self) -> RunSpec:
+        """Snapshot ensembles: one model, a cyclical rate, no epoch selection, no retraining."""
+        clash = None if self.ensemble_snapshots is None else self._snapshot_clash()
+        if clash:
+            raise ValueError(f"ensemble_snapshots = 'cycle_ends': {clash}")
+        return self
+
+    def _snapshot_clash(self) -> str | None:
+        t = self.train
+        if t.schedule.name != "cyclical":
+            return "train.schedule must be cyclical"
+        if self.ensemble > 1:
+            return "ensemble must be 1 (the snapshots are the members)"
+        if t.early_stopping is not None or t.keep_best:
+            return "train.early_stopping / keep_best pick an epoch, not cycle ends"
+        if self.data.retrain_split:
+            return "data.retrain_split is not supported"
+        return None
 
 
 class GradcheckSpec(_Strict):

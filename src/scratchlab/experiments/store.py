@@ -41,6 +41,7 @@ RESERVED = (
     "report.tex",
     "figures",
     "gradcheck.json",
+    "search.json",
     REPLACED,
     LOCK_NAME,
 )

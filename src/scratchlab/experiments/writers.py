@@ -3,6 +3,7 @@
     config.json      the resolved RunSpec (written before training: marks the folder as its)
     history.csv      per epoch (ensembles: member-<i>/history.csv), model.npz likewise
     retrain/         history.csv and model.npz of the retrained model
+    snapshots/cycle-<l>.npz   snapshot ensembles: the model at the end of cycle l
     predictions.npz  headline predictions and true labels on val and test
     figures/*.png
     metrics.json     written LAST: its presence means "finished" (format: docs/RESULTS.md)
@@ -12,12 +13,13 @@ Then the run's checkpoints are deleted. All JSON is strict (NaN and infinities a
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from scratchlab.experiments.figures import run_figures
-from scratchlab.experiments.result import Member, RunResult, member_spread
+from scratchlab.experiments.result import Member, RunResult, Snapshot, member_spread
 from scratchlab.experiments.schema import RunSpec
 from scratchlab.io import strict_json, write_json, write_npz
 from scratchlab.metrics import classification_metrics
@@ -37,7 +39,9 @@ def write_run(result: RunResult, run_dir: Path) -> dict:
     """Every file of the run, metrics.json last; returns the metrics as written (NaN: None)."""
     run_dir = Path(run_dir)
     for i, member in enumerate(result.members):
-        _write_model(member, run_dir if not result.is_ensemble else run_dir / f"member-{i + 1}")
+        _write_model(member, run_dir if len(result.members) == 1 else run_dir / f"member-{i + 1}")
+        for snap in member.snapshots:
+            snap.model.save(run_dir / "snapshots" / f"cycle-{snap.cycle}.npz")
     if result.retrain is not None:
         _write_model(result.retrain.member, run_dir / "retrain")
     _write_predictions(result, run_dir / "predictions.npz")
@@ -80,6 +84,7 @@ def metrics_of(result: RunResult, figures: dict[str, str]) -> dict:
         "ensemble": _ensemble(result) if result.is_ensemble else None,
         "test_report": _report(splits, result.predictions["test"]),
         "retrain": _retrain(result),
+        "training": result.training,
         "figures": figures,
         "model_summary": first.model.summary(splits.dim),
     }
@@ -101,23 +106,45 @@ def _data_info(result: RunResult) -> dict:
 
 
 def _ensemble(result: RunResult) -> dict:
-    mean, std = member_spread(result.members)
-    members = [
-        {
-            "seed": m.seed,
-            "status": m.history.status,
-            "epochs_trained": m.history.rows[-1]["epoch"],
-            "best_epoch": m.history.best_epoch,
-            "final": m.final,
-        }
-        for m in result.members
-    ]
+    """The vote's members: seeds (each its own model) or one model's cycle-end snapshots."""
+    voters = result.voters
+    mean, std = member_spread(voters)
+    if result.ensemble_kind == "seeds":
+        members = [_seed_member(m) for m in voters]
+    else:
+        members = [_snapshot_member(s, result.members[0]) for s in voters]
     return {
         "vote": "majority",
-        "n_members": len(result.members),
+        "kind": result.ensemble_kind,
+        "n_members": len(voters),
         "members": members,
         "member_mean": mean,
         "member_std": std,
+    }
+
+
+def _seed_member(m: Member) -> dict:
+    return {
+        "seed": m.seed,
+        "status": m.history.status,
+        "epochs_trained": m.history.rows[-1]["epoch"],
+        "best_epoch": m.history.best_epoch,
+        "final": m.final,
+    }
+
+
+def _snapshot_member(snap: Snapshot, model: Member) -> dict:
+    """A snapshot in the members' format, plus when it was taken (cycle, update, epoch)."""
+    return {
+        "seed": model.seed,
+        "status": "completed",
+        "epochs_trained": math.ceil(snap.epoch),
+        "best_epoch": None,
+        "final": snap.final,
+        "cycle": snap.cycle,
+        "step": snap.step,
+        "epoch": snap.epoch,
+        "model": f"snapshots/cycle-{snap.cycle}.npz",
     }
 
 

@@ -3,14 +3,11 @@
     for epoch in history.last_epoch+1 .. n_epochs:
         batches (in order, or a fresh permutation per epoch) ─► augment ─►
         loss = model.train_step_grads(Xb, yb) ─► optimizer.step(model, schedule.lr(step, epoch-1))
+            (every `eval_every` updates, between epochs: row with `step` ─► history)
         row = evaluate(whole train set, whole val set) + lr + time ─► history ─► callbacks
 
-Batches: with `shuffle=False` batch j is rows j*n_batch:(j+1)*n_batch (DD2424 Assignment 1),
-handed over as views (no copy); the last batch may be smaller. With `shuffle=True` the row
-order is `rng.permutation(N)` each epoch and each batch is gathered with `np.take(..., out=)`
-into one preallocated buffer, so no shuffled copy of the training set is ever made. Full
-batch (`n_batch=None` or >= N) is one update per epoch on the whole set (never shuffled: the
-order of a full batch does not change its gradient).
+Batches (scratchlab.train.batches): in order as views, or a fresh permutation each epoch
+gathered into one buffer; full batch (`n_batch=None` or >= N) is one update per epoch.
 
 Resume: a resume is "load the state" (`scratchlab.train.TrainState`: model, optimiser, rng,
 history, callbacks, each with `state_dict` / `load_state_dict`), then
@@ -18,6 +15,13 @@ history, callbacks, each with `state_dict` / `load_state_dict`), then
 epoch `history.last_epoch + 1` and, given the same seeds, reproduces the uninterrupted run.
 A callback whose restored state says it already ended training (`stopped`) ends it again
 before any epoch.
+
+Per-update evaluation: with `eval_every=N` the model is also evaluated after every N-th update
+(optimiser step count t with t % N == 0) that does not end an epoch, and every row, those and
+the epoch rows, gets a `step` column (see scratchlab.train.history). Those rows only record:
+no callback sees them, early stopping and keep-best still watch epoch ends, and a checkpoint
+(taken at an epoch end) holds them, so a resumed run recomputes the same rows after it.
+Without `eval_every` nothing changes: the same rows, bit for bit.
 
 Threads: `fit` runs under whatever BLAS thread limit its caller set (see scratchlab.threads).
 """
@@ -33,43 +37,11 @@ import numpy as np
 
 from scratchlab.errors import ConfigError, DataError
 from scratchlab.optim import Optimizer, Schedule, get_optimizer, get_schedule
+from scratchlab.train.batches import Batches
 from scratchlab.train.callbacks import EarlyStopping, KeepBest
 from scratchlab.train.history import History
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-
-
-class _Batches:
-    """Yields `(Xb, yb)` for one epoch; reuses one batch buffer when gathering or copying."""
-
-    def __init__(
-        self, X: np.ndarray, y: np.ndarray, n_batch: int | None, shuffle: bool, copy: bool
-    ) -> None:
-        self.X, self.y, self.n = X, y, len(X)
-        self.size = self.n if n_batch is None else min(int(n_batch), self.n)
-        self.shuffle = shuffle and self.size < self.n
-        gather = self.shuffle or copy  # augment may write into its input: never a view of X
-        self.xbuf = np.empty((self.size, *X.shape[1:]), X.dtype) if gather else None
-        self.ybuf = np.empty(self.size, y.dtype) if self.shuffle else None
-
-    def __len__(self) -> int:
-        return -(-self.n // self.size)
-
-    def epoch(self, rng: np.random.Generator | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        perm = rng.permutation(self.n) if self.shuffle else None
-        for start in range(0, self.n, self.size):
-            stop = min(start + self.size, self.n)
-            if perm is not None:
-                idx = perm[start:stop]
-                xb = np.take(self.X, idx, axis=0, out=self.xbuf[: stop - start], mode="clip")
-                yb = np.take(self.y, idx, out=self.ybuf[: stop - start], mode="clip")
-            else:
-                xb, yb = self.X[start:stop], self.y[start:stop]
-                if self.xbuf is not None:
-                    buf = self.xbuf[: stop - start]
-                    np.copyto(buf, xb)
-                    xb = buf
-            yield xb, yb
 
 
 def _as_xy(data: Any, what: str, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -146,6 +118,7 @@ def fit(
     keep_best: bool | KeepBest = False,
     eval_chunk: int = 10_000,
     history: History | None = None,
+    eval_every: int | None = None,
 ) -> History:
     """Train `model` in place and return its `History` (epoch 0 row = before training).
 
@@ -164,6 +137,8 @@ def fit(
         val data and run before `callbacks`.
     history: the history so far, to resume (see module docstring); training starts after its
         last epoch. Without it, training starts at epoch 0 with a fresh evaluation.
+    eval_every: also evaluate every N updates between epochs (rows with a `step` column; a
+        resumed history must have been made with eval_every too). None: once per epoch.
     A non-finite loss (a batch's or an evaluation's) ends the run with status `diverged`, and
     the model gets back the weights of its last finite epoch (then early stopping / keep_best
     may restore their best). NaN or inf in `train` / `val` X raises DataError up front.
@@ -173,14 +148,15 @@ def fit(
     train_xy, val_xy = _as_xy(train, "train", dtype), _as_xy(val, "val", dtype)
     _check_args(train_xy, n_batch, shuffle or augment is not None, rng)
     hist = history if history is not None else History()
+    _check_eval_every(eval_every, hist)
     start = hist.last_epoch or 0
     if n_epochs < start:
         raise ConfigError(f"n_epochs ({n_epochs}) is before the starting epoch ({start})")
     cbs = _callbacks(callbacks, early_stopping, keep_best, val_xy)
-    loop = _Loop(model, train_xy, val_xy, hist, cbs, eval_chunk)
     opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    loop = _Loop(model, train_xy, val_xy, hist, cbs, eval_chunk, opt, eval_every)
     sched = get_schedule("constant", schedule) if isinstance(schedule, int | float) else schedule
-    batches = _Batches(*train_xy, n_batch, shuffle, copy=augment is not None)
+    batches = Batches(*train_xy, n_batch, shuffle, copy=augment is not None)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # guarded below
         stop = loop.begin(start, sched.lr(opt.t, start))
@@ -188,7 +164,7 @@ def fit(
             if stop:
                 break
             lr = math.nan
-            for xb, yb in batches.epoch(rng):
+            for last, (xb, yb) in _flag_last(batches.epoch(rng), len(batches)):
                 xb = augment(xb, rng) if augment is not None else xb
                 lr = sched.lr(opt.t, epoch - 1)
                 loss = model.train_step_grads(xb, yb)
@@ -198,8 +174,26 @@ def fit(
                     break
                 opt.step(model, lr)
                 loop.batch_end(opt.t, float(loss))
+                if not last and loop.due() and loop.record_between(epoch, lr):
+                    break  # diverged
             stop = hist.status == "diverged" or loop.record(epoch, lr)
     return loop.end()
+
+
+def _flag_last(batches: Iterator, n: int) -> Iterator[tuple[bool, Any]]:
+    """(is this the epoch's last batch, batch) for the n batches of an epoch."""
+    for i, batch in enumerate(batches, start=1):
+        yield i == n, batch
+
+
+def _check_eval_every(eval_every: int | None, hist: History) -> None:
+    if eval_every is not None and (int(eval_every) != eval_every or eval_every < 1):
+        raise ConfigError(f"eval_every must be a whole number of updates >= 1: {eval_every}")
+    if hist.rows and hist.has_steps != (eval_every is not None):
+        made = "with" if hist.has_steps else "without"
+        raise ConfigError(
+            f"the history to resume was made {made} eval_every; resume with the same setting"
+        )
 
 
 def _check_args(train_xy, n_batch, needs_rng: bool, rng) -> None:
@@ -227,9 +221,9 @@ def _callbacks(callbacks, early_stopping, keep_best, val_xy) -> list:
 class _Loop:
     """The bookkeeping around the updates: evaluation rows, callbacks, status, divergence."""
 
-    def __init__(self, model, train_xy, val_xy, hist: History, cbs: list, chunk: int) -> None:
+    def __init__(self, model, train_xy, val_xy, hist, cbs, chunk, opt, eval_every) -> None:
         self.model, self.train_xy, self.val_xy, self.hist = model, train_xy, val_xy, hist
-        self.cbs, self.chunk = cbs, chunk
+        self.cbs, self.chunk, self.opt, self.eval_every = cbs, chunk, opt, eval_every
         self.has_val = val_xy is not None and len(val_xy[0]) > 0
         self.t0 = time.perf_counter()
         self.offset = hist.rows[-1]["time"] if hist.rows else 0.0
@@ -248,15 +242,33 @@ class _Loop:
             return self._stopped(start)
         return False if resumed else self.record(start, lr)
 
-    def record(self, epoch: int, lr: float) -> bool:
-        """Evaluate, append the row, run the epoch callbacks; True = stop."""
+    def _evaluate(self, epoch: int, lr: float) -> dict | None:
+        """Evaluate and append a row; None if it holds a non-finite loss (then diverged)."""
         clock = lambda: self.offset + time.perf_counter() - self.t0  # noqa: E731
         row = _epoch_row(self.model, self.train_xy, self.val_xy, self.chunk, epoch, lr, clock)
+        if self.eval_every is not None:
+            row["step"] = self.opt.t
         self.hist.append(row)
         row = self.hist.rows[-1]
         bad = _non_finite(row, self.has_val)
         if bad:
-            self.diverge(f"non-finite {bad} at epoch {epoch}")
+            where = f"update {self.opt.t} (epoch {epoch})" if "step" in row else f"epoch {epoch}"
+            self.diverge(f"non-finite {bad} at {where}")
+            return None
+        return row
+
+    def due(self) -> bool:
+        """True after an update whose count is a multiple of eval_every."""
+        return self.eval_every is not None and self.opt.t % self.eval_every == 0
+
+    def record_between(self, epoch: int, lr: float) -> bool:
+        """A row between epochs (no callbacks); True = diverged."""
+        return self._evaluate(epoch, lr) is None
+
+    def record(self, epoch: int, lr: float) -> bool:
+        """Evaluate, append the row, run the epoch callbacks; True = stop."""
+        row = self._evaluate(epoch, lr)
+        if row is None:
             return True
         self.last_finite = self.model.get_weights()
         stop = False
