@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import pickle
 import tarfile
 import tempfile
 from pathlib import Path
@@ -207,3 +208,40 @@ def test_a_mat_file_that_crashes_scipy_is_a_data_error(tmp_path):
     batch.write_bytes(batch.read_bytes().replace(tag, struct.pack("<II", 8, 3 * 3072)))
     with pytest.raises(DataError, match=r"crashed on its data_batch_3 file .*damaged"):
         cifar.read_folder(folder, "matlab")
+
+
+# --- the opcode walk of safe_pickle accepts every ordinary pickle ---------------------------
+
+PLAIN = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | st.binary(max_size=300),
+    lambda inner: (
+        st.lists(inner, max_size=6)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@pytest.mark.timeout(120)
+@FAST
+@given(obj=PLAIN, protocol=st.integers(0, 5))
+def test_scan_accepts_what_pickle_writes(obj, protocol):
+    """No false alarms: the walk that bounds memory knows every opcode of protocols 0-5
+    (whether the allowlist then rebuilds the objects is another matter)."""
+    from scratchlab.data.safe_pickle import scan
+
+    scan(pickle.dumps(obj, protocol=protocol), "plain")
+
+
+@pytest.mark.timeout(120)
+@FAST
+@given(n=st.integers(1, 50), protocol=st.integers(2, 4))
+def test_scan_accepts_pickled_uint8_arrays(n, protocol):
+    X = np.arange(n * 7, dtype=np.uint8).reshape(n, 7)
+    np.testing.assert_array_equal(safe_loads(pickle.dumps(X, protocol=protocol)), X)
