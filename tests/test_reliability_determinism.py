@@ -46,17 +46,33 @@ def test_another_seed_gives_other_numbers(tmp_path):
 
 
 @pytest.mark.usefixtures("no_figures")
-def test_runs_train_with_one_blas_thread_whatever_the_caller_set(tmp_path, monkeypatch):
+def test_the_runner_applies_the_thread_policy_and_execute_run_keeps_the_callers(
+    tmp_path, monkeypatch
+):
+    """The policy is applied once at the edge (the runner); a library caller of execute_run
+    (or fit) keeps the limit it set."""
+    import scratchlab.experiments.execute as execute
+
     monkeypatch.delenv("SCRATCHLAB_THREADS", raising=False)
     seen = []
 
-    def progress(epoch, n_epochs, row):
-        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    def blas_now():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
 
-    spec = experiment(tmp_path, NOISY).runs[0]
+    real = execute.execute_run
+
+    def spy(spec, run_dir, *, progress=None):
+        seen.append(("runner", blas_now()))
+        return real(spec, run_dir, progress=progress)
+
+    monkeypatch.setattr(execute, "execute_run", spy)
     with threadpool_limits(limits=2, user_api="blas"):
-        execute_run(spec, tmp_path / "run", progress=progress)
-    assert seen and set(seen) == {1}
+        run_experiment(experiment(tmp_path, NOISY), tmp_path / "out")
+        monkeypatch.setattr(execute, "execute_run", real)
+        spec = experiment(tmp_path, NOISY).runs[0]
+        execute_run(spec, tmp_path / "lib", progress=lambda *e: seen.append(("lib", blas_now())))
+    assert seen[0] == ("runner", {1})
+    assert seen[1:] and all(entry == ("lib", {2}) for entry in seen[1:])
 
 
 @pytest.mark.usefixtures("no_figures")

@@ -39,7 +39,7 @@ def _wait_for(path, proc, timeout=60.0):
 
 def test_two_commands_on_one_folder_never_write_at_once(tmp_path):
     slow = write(tmp_path / "lab.toml", 'name = "lab"\n' + SLOW)
-    other = write(tmp_path / "other" / "lab.toml", 'name = "lab"\n' + DIGITS + "seed = 3\n")
+    other = write(tmp_path / "other" / "lab.toml", 'name = "lab"\nseed = 3\n' + DIGITS)
     first = _start(["run", str(slow), "--out", str(tmp_path / "out")])
     try:
         _wait_for(tmp_path / "out" / "lab" / "slow" / "checkpoint.npz", first)
@@ -77,7 +77,15 @@ def test_the_lock_is_exclusive_within_a_process_too(tmp_path):
 def test_a_moved_data_folder_is_not_a_changed_spec(tmp_path):
     from fakedata import cifar_parts, write_cifar_folder
 
-    parts = cifar_parts({"data_batch_1": 60, "data_batch_2": 30, "test_batch": 30})
+    sizes = {
+        "data_batch_1": 60,
+        "data_batch_2": 30,
+        "data_batch_3": 2,
+        "data_batch_4": 2,
+        "data_batch_5": 2,
+        "test_batch": 30,
+    }
+    parts = cifar_parts(sizes)
     first = write_cifar_folder(tmp_path / "here", "python", parts)
     body = '[data]\ndataset = "cifar10"\n[train]\nn_epochs = 1\nn_batch = 20\n'
     out = tmp_path / "out"
@@ -91,8 +99,7 @@ def test_a_moved_data_folder_is_not_a_changed_spec(tmp_path):
         result = run_experiment(exp, out)
     assert result.skipped == ["default"] and metrics(out / "lab" / "default") == before
     # other content at a new place is a different spec: refused, nothing changed
-    other = write_cifar_folder(tmp_path / "other", "python", cifar_parts(
-        {"data_batch_1": 60, "data_batch_2": 30, "test_batch": 30}, seed=1))  # fmt: skip
+    other = write_cifar_folder(tmp_path / "other", "python", cifar_parts(sizes, seed=1))
     exp = experiment(tmp_path, body, overrides={"data": {"path": str(other)}})
     with pytest.warns(UserWarning), pytest.raises(ConfigError, match="data.path"):
         run_experiment(exp, out)

@@ -314,4 +314,12 @@ def build_augmenter(specs: Sequence[Mapping] | None, image_shape) -> Augmenter |
     shape = tuple(image_shape)
     if len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape):
         raise ValueError(f"image_shape must be (C, H, W) positive ints, got {image_shape!r}")
-    return Augmenter([_validate(spec, i) for i, spec in enumerate(specs)], shape)
+    steps = [_validate(spec, i) for i, spec in enumerate(specs)]
+    side = min(shape[1:])
+    for kind, params in steps:  # a shift as large as the image leaves nothing of it
+        if params.get("max_shift", 0) >= side:
+            raise ConfigError(
+                f"{kind.name}: max_shift = {params['max_shift']:g} px is not smaller "
+                f"than the {shape[1]}x{shape[2]} images; use at most {side - 1}"
+            )
+    return Augmenter(steps, shape)
