@@ -200,3 +200,12 @@ def test_names_and_references_are_checked(tmp_path):
     ]
     only = experiment(tmp_path, SEARCH)
     assert only.runs == []  # a file of only a search has no default run
+
+
+def test_trials_without_validation_images_are_refused_before_writing(tmp_path):
+    body = SEARCH.replace(
+        "train = { n_epochs = 1", 'data = { split = "full" }\ntrain = { n_epochs = 1'
+    )
+    with pytest.raises(ConfigError, match="no validation images to rank the trials by"):
+        run_experiment(experiment(tmp_path, body), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

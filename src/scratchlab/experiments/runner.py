@@ -39,6 +39,7 @@ from scratchlab.experiments.schema import RunSpec
 from scratchlab.experiments.search import (
     SEARCH_JSON,
     Search,
+    check_trial_data,
     later_stages,
     with_best,
     write_search_json,
@@ -113,7 +114,8 @@ def run_experiment(
     data = validate(exp, [r for r in runs if not r.from_search] + first, Path(out), jobs, many)
     for spec in later:  # checked as written now; again with the search's values before training
         data[spec.name] = load_run_data(spec)
-        check_run(exp, spec, data[spec.name].splits)
+        _check(exp, spec, data[spec.name].splits)
+    check_trial_data(str(exp.source or exp.name), first, data)
     with _cluster_session(cluster, runs + first, jobs) as remote, ResultsFolder(exp_dir) as folder:
         session = _Session(folder, exp, searches, data, fresh, jobs, remote)
         session.unshown += remote.notes if remote else []
@@ -156,7 +158,7 @@ class _Session:
         for spec in specs:  # trials of later stages, from_search runs: checked with their data
             if spec.name not in self.data or spec.from_search:
                 self.data[spec.name] = load_run_data(spec)
-                check_run(self.exp, spec, self.data[spec.name].splits)
+                _check(self.exp, spec, self.data[spec.name].splits)
         pending, skipped, notes = plan(self.folder, specs, self.data, self.fresh)
         _write_experiment_json(self.exp, exp_dir, self.data, self.names(), bool(self.searches))
         jobs, capped = cap_jobs(self.jobs, len(pending))
@@ -209,10 +211,7 @@ def validate(exp: Experiment, runs: list[RunSpec], out: Path, jobs: int, many: b
         if id(data[spec.name]) not in checked:
             checked.add(id(data[spec.name]))
             _check_finite(spec, data[spec.name].splits)
-        check_run(exp, spec, data[spec.name].splits)
-        check_cycles(
-            f"{exp.source or exp.name}: run {spec.name!r}", spec, data[spec.name].splits.train.n
-        )
+        _check(exp, spec, data[spec.name].splits)
         if spec.data.retrain_split:
             check_run(exp, spec, load_run_data(spec, split=spec.data.retrain_split).splits)
     if exp.runs:
@@ -260,6 +259,11 @@ def cap_jobs(jobs: int, n_pending: int) -> tuple[int, list[str]]:
         f"--jobs {jobs} capped at {limit} ({n_pending} pending runs, "
         f"{available_cores()} cores, at most {JOBS_PER_CORE} jobs per core)"
     ]
+
+
+def _check(exp: Experiment, spec: RunSpec, splits) -> None:
+    check_run(exp, spec, splits)
+    check_cycles(f"{exp.source or exp.name}: run {spec.name!r}", spec, splits.train.n)
 
 
 def _write_experiment_json(

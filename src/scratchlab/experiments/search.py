@@ -271,6 +271,18 @@ def with_best(spec: RunSpec, searches: list[Search], exp_dir: Path, where: str) 
     return with_values(spec, best_values(search, exp_dir), label)
 
 
+def check_trial_data(where: str, specs: list[RunSpec], data: dict) -> None:
+    """Trials are ranked by validation accuracy: their split needs validation images."""
+    for spec in specs:
+        splits = data[spec.name].splits
+        if splits.val.n == 0:
+            raise ConfigError(
+                f"{where}: search trial {spec.name!r}: split {splits.split!r} of "
+                f"{splits.dataset} has no validation images to rank the trials by; set the "
+                "search's data.split to one with a validation part"
+            )
+
+
 def write_search_json(exp_dir: Path, searches: list[Search]) -> None:
     write_json(
         Path(exp_dir) / SEARCH_JSON,
