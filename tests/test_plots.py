@@ -210,3 +210,133 @@ def test_no_pyplot_figures_left_open(tmp_path):
     plots.plot_curves(rows(), tmp_path / "c.png")
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+# -- the report's views ---------------------------------------------------------------------
+def captured(monkeypatch, module):
+    """Keep the figures `module.save` is given (before it clears them)."""
+    figs = []
+
+    def keep(fig, path):
+        figs.append(
+            [(ax.get_title(), ax.get_ylim(), [t.get_text() for t in ax.texts]) for ax in fig.axes]
+        )
+        return path
+
+    monkeypatch.setattr(module, "save", keep)
+    return figs
+
+
+def test_cost_panel_is_dropped_when_it_equals_the_loss(monkeypatch, tmp_path):
+    from scratchlab.plots import curves
+
+    figs = captured(monkeypatch, curves)
+    plots.plot_loss_cost_acc(rows(), tmp_path / "a.png")  # cost = loss + penalty
+    same = [{**r, "train_cost": r["train_loss"], "val_cost": r["val_loss"]} for r in rows()]
+    plots.plot_loss_cost_acc(same, tmp_path / "b.png")
+    assert [t for t, _, _ in figs[0]] == ["Loss", "Cost", "Accuracy"]
+    assert [t for t, _, _ in figs[1]] == ["Loss (= cost: no regularisation)", "Accuracy"]
+    assert plots.cost_equals_loss(same) and not plots.cost_equals_loss(rows())
+
+
+def test_the_untrained_point_is_left_out_of_the_y_scale_and_marked(monkeypatch, tmp_path):
+    from scratchlab.plots import curves
+
+    figs = captured(monkeypatch, curves)
+    r = rows(8)  # epoch 0: train loss 2.3, the trained epochs 1.15 .. 0.29
+    plots.plot_curves(r, tmp_path / "a.png", "loss")
+    plots.plot_curves(r, tmp_path / "b.png", "loss", full_range=True)
+    ((_, ylim, texts),) = figs[0]
+    assert ylim[1] < 2.3 and ylim[0] < 2.3 / 8  # scaled to epochs 1..7
+    assert "epoch 0: 2.3" in texts and "epoch 0: 2.5" in texts  # pinned to the edge, labelled
+    ((_, full, _),) = figs[1]
+    assert full[1] >= 2.5  # the old view includes it
+
+
+def test_one_label_for_equal_untrained_values(monkeypatch, tmp_path):
+    from scratchlab.plots import curves
+
+    figs = captured(monkeypatch, curves)
+    r = [{**x, "val_acc": x["train_acc"] - 0.01 * x["epoch"]} for x in rows(8)]
+    plots.plot_curves(r, tmp_path / "a.png", "acc")
+    ((_, _, texts),) = figs[0]
+    assert texts == ["epoch 0: 0.1"]  # train and val start at 0.1: labelled once
+
+
+def test_overlay_heatmaps_intervals_lr_and_stacked(tmp_path):
+    read_png(plots.plot_overlay([("a", rows()), ("b", rows(4))], tmp_path / "o.png"))
+    read_png(
+        plots.plot_overlay([("a", rows())], tmp_path / "o1.png", metrics=["acc"], sets=["val"])
+    )
+    grid = np.array([[0.30, 0.35, np.nan], [0.40, 0.38, 0.33]])
+    read_png(
+        plots.plot_heatmaps(
+            [("n_batch 50", grid), ("n_batch 100", grid + 0.01)],
+            ["0.001", "0.01", "0.1"],
+            ["0", "0.1"],
+            tmp_path / "h.png",
+            xlabel="train.eta",
+            ylabel="train.lambda",
+            best=(1, 1, 0),
+        )
+    )
+    with pytest.raises(ValueError, match="shape"):
+        plots.plot_heatmaps([("", grid)], ["a"], ["b"], tmp_path / "x.png", xlabel="x", ylabel="y")
+    read_png(
+        plots.plot_intervals(
+            ["a", "b", "c"],
+            [0.38, 0.37, math.nan],
+            [0.35, 0.34, math.nan],
+            [0.41, 0.40, math.nan],
+            tmp_path / "i.png",
+            best=0,
+            tied=[1],
+        )
+    )
+    lr = np.concatenate([np.linspace(1e-5, 1e-1, 50), np.linspace(1e-1, 1e-5, 50)])
+    read_png(
+        plots.plot_lr(
+            [("cyclical", lr), ("constant", np.full(100, 1e-3))], [10, 10], tmp_path / "lr.png"
+        )
+    )
+    a = plots.plot_weight_templates(
+        np.random.default_rng(0).standard_normal((D, 4)), SHAPE, NAMES, tmp_path / "w.png"
+    )
+    read_png(plots.plot_stacked([("λ 0", a), ("λ 1", a)], tmp_path / "s.png", title="λ"))
+
+
+def test_confusion_with_counts(monkeypatch, tmp_path):
+    from scratchlab.plots import classification
+
+    figs = captured(monkeypatch, classification)
+    cm = np.array([[0.5, 0.5], [0.0, 1.0]])
+    plots.plot_confusion(cm, ["a", "b"], tmp_path / "c.png", counts=[[5, 5], [0, 10]])
+    texts = figs[0][0][2]
+    assert texts == ["5\n0.50", "5\n0.50", "0\n0.00", "10\n1.00"]
+    with pytest.raises(ValueError, match="counts"):
+        plots.plot_confusion(cm, ["a", "b"], tmp_path / "c.png", counts=[[1]])
+
+
+def test_mistakes_show_the_first_and_the_most_confident(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((30, D))
+    y = rng.integers(0, 4, 30)
+    yp = (y + (np.arange(30) % 3 == 0)) % 4
+    conf = np.linspace(0.3, 0.99, 30)
+    img = read_png(plots.plot_mistakes(X, SHAPE, y, yp, conf, NAMES, tmp_path / "m.png"))
+    assert img.shape[1] > img.shape[0]  # two montages side by side
+    read_png(plots.plot_mistakes(X, SHAPE, y, y, conf, NAMES, tmp_path / "n.png"), (50, 100))
+
+
+def test_figures_are_saved_as_small_palette_pngs(tmp_path):
+    from PIL import Image
+
+    p = plots.plot_loss_cost_acc(rows(), tmp_path / "c.png")
+    with Image.open(p) as img:
+        assert img.mode == "P"
+    data = p.read_bytes()
+    assert plots.compact_png(data) == data  # already compact: unchanged
+    big = tmp_path / "rgb.png"
+    with Image.open(p) as img:
+        img.convert("RGB").save(big)
+    assert len(plots.compact_png(big.read_bytes())) < big.stat().st_size

@@ -75,10 +75,16 @@ def effect_text(effect: Effect, baseline: str) -> str:
     if diff.test is not None:
         t = diff.test
         text += (
-            f", McNemar exact p = {pvalue(t.p_exact)} (mid-p {pvalue(t.p_mid)}; "
+            f", McNemar exact p {_eq(t.p_exact)} (mid-p {_eq(t.p_mid)}; "
             f"{t.only_first} images right only here, {t.only_second} only in the baseline)"
         )
     return f"{text}: **{effect.label}**."
+
+
+def _eq(p: float) -> str:
+    """`= 0.021` or `< 0.001`, to follow a `p`."""
+    text = pvalue(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 @dataclass(frozen=True)

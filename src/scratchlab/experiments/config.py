@@ -6,12 +6,16 @@
 
 A `[grid]` (top level or inside a run) maps dotted keys to lists of values and expands into
 the Cartesian product of runs, named after the values (`eta0.01-lambda0.1`).
+`repeats = N` (top level or inside a run) turns each configuration into N ordinary runs
+`<name>-r<k>`, k = 0..N-1, with seeds seed + k·ensemble (an ensemble's members use
+seed+1..seed+ensemble, so repeats never share a seed); the report groups them again.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import fnmatch
 import itertools
 import tomllib
 import types
@@ -38,6 +42,8 @@ class Experiment:
     runs: list[RunSpec]
     source: Path | None = None
     raw: dict = field(default_factory=dict, repr=False)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # repeat group -> its runs
+    grids: list[dict] = field(default_factory=list)  # {"name", "axes": [[key, values]], "runs"}
     searches: list = field(default_factory=list)  # [search] tables (experiments.searchfile)
 
     @property
@@ -183,8 +189,19 @@ def parse_experiment(
         entries = [{"name": "default"}]
 
     runs: list[RunSpec] = []
+    groups: dict[str, list[str]] = {}
+    grids: list[dict] = []
     for index, entry in enumerate(entries):
-        for merged in _expand(entry, defaults, where, index):
+        expanded, grid = _expand(entry, defaults, where, index)
+        merged_runs = []
+        for merged in expanded:
+            point, reps = _repeat(merged, entry.get("repeats", header.repeats), where)
+            if len(reps) > 1:
+                groups[point] = [r["name"] for r in reps]
+            merged_runs += reps
+        if grid is not None:
+            grids.append(grid)
+        for merged in merged_runs:
             if overrides:
                 merged = _deep_merge(merged, overrides)
             label = f"{where}: run {merged.get('name', index + 1)!r}"
@@ -199,17 +216,76 @@ def parse_experiment(
     from scratchlab.experiments.searchfile import parse_searches
 
     searches = parse_searches(raw.get("search"), defaults, where, overrides, runs)
-    return Experiment(header=header, runs=runs, source=source, raw=raw, searches=searches)
+    exp = Experiment(header, runs, source, raw, groups=groups, grids=grids, searches=searches)
+    check_report_sections(exp, where)
+    return exp
 
 
-def _expand(entry: dict, defaults: dict, where: str, index: int) -> list[dict]:
-    """One [[runs]] entry → one merged dict, or one per grid point if it has a grid."""
-    entry = dict(entry)
+def _repeat(merged: dict, repeats: object, where: str) -> tuple[str, list[dict]]:
+    """One merged run -> `repeats` copies named `<name>-r<k>` with seeds seed + k·ensemble."""
+    name = merged.get("name")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
+        raise ConfigError(
+            f"{where}: run {name!r}: repeats must be a whole number in 1..100, got {repeats!r}"
+        )
+    merged = {k: v for k, v in merged.items() if k != "repeats"}
+    if repeats == 1:
+        return name, [merged]
+    seed, step = merged.get("seed", 0), merged.get("ensemble", 1)
+    if not isinstance(seed, int) or not isinstance(step, int):
+        return name, [merged]  # RunSpec validation reports the bad seed or ensemble
+    return name, [
+        {**merged, "name": f"{name}-r{k}", "seed": seed + k * step} for k in range(repeats)
+    ]
+
+
+def check_report_sections(exp: Experiment, where: str) -> None:
+    """`baseline`, `[reference]` and `[[figures]]` name runs (or repeat groups) that exist."""
+    h = exp.header
+    names = [r.name for r in exp.runs]
+    known = set(names) | set(exp.groups)
+    if h.baseline is not None and h.baseline not in known:
+        raise ConfigError(
+            f"{where}: baseline {h.baseline!r} is not a run of this experiment; "
+            f"use one of {sorted(known)}"
+        )
+    if h.reference is not None:
+        missing = sorted(set(h.reference.accuracy) - known)
+        if missing:
+            raise ConfigError(
+                f"{where}: reference.accuracy names unknown runs {missing}; "
+                f"the runs are {sorted(known)}"
+            )
+    for fig in h.figures:
+        for pattern in fig.runs:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in [*names, *exp.groups]):
+                raise ConfigError(f"{where}: figure {fig.name!r}: {pattern!r} matches no run")
+    taken = [f.name for f in h.figures]
+    if len(set(taken)) != len(taken):
+        raise ConfigError(f"{where}: figure names must be unique, got {taken}")
+
+
+def report_settings(exp: Experiment) -> dict:
+    """What the report needs from the experiment file, for `experiment.json["report"]`."""
+    h = exp.header
+    return {
+        "baseline": h.baseline,
+        "reference": h.reference.model_dump(mode="json") if h.reference else None,
+        "figures": [f.model_dump(mode="json") for f in h.figures],
+        "groups": exp.groups,
+        "grids": exp.grids,
+    }
+
+
+def _expand(entry: dict, defaults: dict, where: str, index: int) -> tuple[list[dict], dict | None]:
+    """One [[runs]] entry → one merged dict, or one per grid point if it has a grid; and the
+    grid's description `{"name", "axes": [[dotted key, values]], "runs": [point names]}`."""
+    entry = {k: v for k, v in entry.items() if k != "repeats"}
     grid = entry.pop("grid", None)
     base = _deep_merge(defaults, entry)
     base.setdefault("name", f"run{index + 1}")
     if grid is None:
-        return [base]
+        return [base], None
     axes = _grid_axes(grid, where)
     prefix = "" if base["name"] == "grid" else f"{base['name']}-"
     out = []
@@ -221,7 +297,8 @@ def _expand(entry: dict, defaults: dict, where: str, index: int) -> list[dict]:
             parts.append(f"{dotted.rsplit('.', 1)[-1]}{_fmt(value)}")
         point["name"] = prefix + "-".join(parts)
         out.append(point)
-    return out
+    axes_json = [[dotted, list(values)] for dotted, values in axes]
+    return out, {"name": base["name"], "axes": axes_json, "runs": [p["name"] for p in out]}
 
 
 def _grid_axes(grid: Any, where: str) -> list[tuple[str, list]]:

@@ -246,25 +246,19 @@ def _order(value: object) -> tuple:
 
 
 def _updates(chosen: list[RunRecord], out: Path, title: str | None) -> Drawn:
-    from scratchlab.plots.curves import plot_overlay
-
-    runs = []
-    for r in chosen:
-        path = confined(r.dir, "updates.csv", f"run {r.name!r}")
-        if path.is_file():
-            runs.append((r.name, _read_updates(path)))
+    """Curves per update step, from histories evaluated every `train.eval_every` updates."""
+    runs = [
+        (r.name, [{**row, "epoch": row["step"]} for row in r.updates[0]])
+        for r in chosen
+        if r.updates and r.updates[0]
+    ]
     if not runs:
         return (
-            "None of its runs recorded per-update evaluations (updates.csv): the run "
-            "pipeline does not write them yet."
+            "None of its runs was evaluated between epochs: set `train.eval_every` "
+            "(updates) or `train.eval_every_epochs` for them."
         )
-    path = plot_overlay(runs, out, title=title)
-    return path, "Loss and accuracy every few updates (x: evaluation number): " + _names(chosen)
-
-
-def _read_updates(path: Path) -> list[dict]:
-    import csv
-
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    return [{**r, "epoch": i + 1} for i, r in enumerate(rows)]
+    path = plots.plot_overlay(runs, out, title=title, xlabel="update step")
+    return path, (
+        "Loss and accuracy every few updates (x: updates done); step 0 (untrained) "
+        "is marked apart and left out of the y-scale. Runs: " + _names(chosen)
+    )

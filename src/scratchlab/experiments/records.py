@@ -3,7 +3,8 @@
     <exp>/experiment.json        name, title, description, runs, notes, source, report
     <exp>/<run>/config.json      the resolved RunSpec
     <exp>/<run>/metrics.json     written last: its presence means the run finished
-    <exp>/<run>/history.csv      one row per epoch (ensembles: member-<i>/history.csv)
+    <exp>/<run>/history.csv      one row per epoch (ensembles: member-<i>/history.csv); with
+                                 train.eval_every also rows between epochs (a `step` column)
     <exp>/<run>/predictions.npz  val/test predictions and labels (int64)
 
 The report reads only these files and never recomputes what they hold. Every file it opens
@@ -70,6 +71,7 @@ class RunRecord:
     config: dict
     metrics: dict
     histories: list[list[dict]] = field(default_factory=list)  # one, or one per member
+    updates: list[list[dict]] = field(default_factory=list)  # rows with `step`, if evaluated
     _predictions: dict | None = field(default=None, repr=False)
 
     @property
@@ -132,20 +134,23 @@ def _read_predictions(run_dir: Path, name: str) -> dict[str, np.ndarray] | None:
     return out
 
 
-def _read_histories(run_dir: Path, name: str, metrics: dict) -> list[list[dict]]:
+def _read_histories(run_dir: Path, name: str, metrics: dict) -> tuple[list, list]:
+    """Per model (the run's, or each ensemble member's): its epoch rows, and all its rows
+    when it was evaluated every few updates (`eval_every`: rows with a `step`), else []."""
     from scratchlab.train import History
 
     ens = metrics.get("ensemble") or {}
     count = ens.get("n_members") if isinstance(ens, dict) else None
-    files = (
-        ["history.csv"] if not count else [f"member-{i}/history.csv" for i in range(1, count + 1)]
-    )
-    out = []
+    files = [f"member-{i}/history.csv" for i in range(1, count + 1)] if count else ["history.csv"]
+    epochs, steps = [], []
     for rel in files:
         path = confined(run_dir, rel, f"run {name!r}")
         if path.exists():
-            out.append(History.from_csv(path).rows)
-    return out
+            h = History.from_csv(path)
+            stepped = bool(getattr(h, "has_steps", False))
+            epochs.append(h.epoch_rows() if stepped else h.rows)
+            steps.append(h.rows if stepped else [])
+    return epochs, steps
 
 
 def check_run_name(name: object) -> str:
@@ -170,7 +175,8 @@ def load_record(exp_dir: Path, name: str) -> RunRecord | None:
             f"run {name!r}: config.json or metrics.json is not a JSON object; "
             "rerun the run with --fresh"
         )
-    return RunRecord(name, run_dir, config, metrics, _read_histories(run_dir, name, metrics))
+    epochs, steps = _read_histories(run_dir, name, metrics)
+    return RunRecord(name, run_dir, config, metrics, epochs, steps)
 
 
 def load_records(exp_dir: Path, names: list[str]) -> list[RunRecord]:

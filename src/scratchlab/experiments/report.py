@@ -1,252 +1,190 @@
 """Assemble `report.md` and `report.html` for an experiment folder from what its runs wrote.
 
-DIR/<experiment>/experiment.json      header, run order (written by the runner)
-DIR/<experiment>/<run>/config.json    the resolved RunSpec
-DIR/<experiment>/<run>/metrics.json   untrained/final metrics, per-class report, figures
-DIR/<experiment>/gradcheck.json       optional gradient-check rows
+Reads only the run-folder files (docs: run-folder format 2, `records.py`); draws the figures
+across runs into `<exp>/figures/`; writes summary.csv, report.md and report.html.
+
+    title · contents · setup (data, sizes, provenance) · results (table, chart) · findings
+    · baseline · references · grids (table + heat map) · figures across runs · loss comparison
+    · retraining · gradient check · runs (full sections; of a grid only the top `TOP_GRID`)
+
+`experiment.json["report"]` (from the experiment file, `config.report_settings`) carries
+`baseline`, `reference`, `figures`, `groups` (repeats) and `grids`; without it the report
+has none of those sections.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from pathlib import Path
 
 from scratchlab import __version__
 from scratchlab.errors import ConfigError
+from scratchlab.experiments import crossruns, findings
+from scratchlab.experiments import report_results as rr
 from scratchlab.experiments.document import (
     Block,
-    Code,
+    Contents,
     Figure,
     Heading,
     Para,
-    Table,
+    number,
     to_html,
     to_markdown,
 )
-from scratchlab.experiments.generalisation import generalisation_blocks
-from scratchlab.experiments.summary import best_index, summary_rows, write_summary_csv
+from scratchlab.experiments.entries import Entry, build_entries
+from scratchlab.experiments.records import RunRecord, confined, load_records
+from scratchlab.experiments.report_runs import run_sections
+from scratchlab.experiments.summary import run_row, write_summary_csv
 from scratchlab.io import read_json, write_text
 
-_CAPTIONS = {
-    "curves": "Loss, cost and accuracy per epoch on the training and validation sets "
-    "(epoch 0 = untrained).",
-    "weights": "Learnt weights of each class, reshaped to an image and min-max scaled.",
-    "units": "First-layer unit templates, min-max scaled.",
-    "augmentation": "Training images before (top) and after (bottom) augmentation.",
-    "confusion": "Normalised confusion matrix on the test set (rows: true class).",
-    "prf": "Per-class precision, recall and F1 on the test set.",
-    "misclassified": "The first misclassified test images, with true and predicted labels.",
-    "retrain_curves": "Retraining on the full training set (no validation set).",
+_KIND_TITLES = {
+    "curves": "Learning curves",
+    "weights": "Weight templates",
+    "heatmap": "Heat map",
+    "lr": "Learning rate per update",
+    "updates": "Per-update curves",
 }
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f} %"
-
-
-def _num(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+TOP_GRID = 3  # full run sections for this many of a grid's points (best validation first)
 
 
 def build_report(exp_dir: str | Path) -> tuple[Path, Path]:
     """Write summary.csv, report.md and report.html in `exp_dir`; return the two report paths."""
     exp_dir = Path(exp_dir)
     meta_path = exp_dir / "experiment.json"
-    if not meta_path.exists():
+    if not meta_path.is_file():
         raise ConfigError(
             f"{exp_dir} is not an experiment results folder (no experiment.json); "
             "pass the folder `scratchlab run` wrote, e.g. results/assignment1"
         )
     try:
         meta = read_json(meta_path)
-        rows = summary_rows(exp_dir, meta["runs"])
-        blocks = _blocks(exp_dir, meta, rows)
+        records = load_records(exp_dir, list(meta["runs"]))
+        blocks = number(_blocks(exp_dir, meta, records))
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise ConfigError(  # a results file edited by hand, or from another version
             f"{exp_dir} holds a damaged or foreign results file ({type(exc).__name__}: {exc}); "
             "rerun the experiment (delete a damaged run's folder to retrain it)"
         ) from None
-    write_summary_csv(exp_dir / "summary.csv", rows)
+    write_summary_csv(exp_dir / "summary.csv", [run_row(r) for r in records])
     md_path, html_path = exp_dir / "report.md", exp_dir / "report.html"
-    write_text(md_path, to_markdown(blocks, exp_dir))
-    write_text(html_path, to_html(blocks, meta.get("title") or meta["name"]))
+    write_text(md_path, to_markdown(blocks, exp_dir, root=exp_dir))
+    write_text(html_path, to_html(blocks, _title(meta), root=exp_dir))
     return md_path, html_path
 
 
-def _blocks(exp_dir: Path, meta: dict, rows: list[dict]) -> list[Block]:
-    title = meta.get("title") or meta["name"]
-    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    blocks: list[Block] = [Heading(title, 1)]
-    if meta.get("description"):
-        blocks.append(Para(meta["description"]))
-    blocks.append(
-        Para(
-            f"Experiment `{meta['name']}` · {len(rows)} of {len(meta['runs'])} runs finished · "
-            f"scratchlab {__version__} · {stamp}"
+def summary_rows(exp_dir: str | Path, run_names: list[str]) -> list[dict]:
+    """The CLI's summary rows (see summary.run_row), one per finished run."""
+    return [run_row(r) for r in load_records(Path(exp_dir), run_names)]
+
+
+def _title(meta: dict) -> str:
+    return str(meta.get("title") or meta["name"])
+
+
+def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
+    settings = meta.get("report") or {}
+    entries = build_entries(records, settings.get("groups") or {})
+    blocks = _header(meta, records) + [Contents()]
+    if not entries:
+        return blocks + [Para("No run has finished yet.")]
+    sel = findings.selection(entries)
+    verdicts = findings.verdicts(entries)
+    grids = [g for g in settings.get("grids") or [] if len(g.get("runs", [])) > 1]
+    in_grid = {n for g in grids for n in g["runs"]}
+    top = {n for g in grids for n in _top(g, entries)}
+    shown = [i for i, e in enumerate(entries) if e.name not in in_grid or e.name in top]
+    varying, shared = rr.varying_params([entries[i] for i in shown])
+    fig_dir = _figure_dir(exp_dir)
+    blocks += rr.setup_blocks(records, meta)
+    if shared and len(entries) > 1:
+        blocks.append(
+            Para(
+                "**Settings shared by every run shown:** "
+                + ", ".join(f"{k} {v}" for k, v in shared.items())
+                + "."
+            )
         )
-    )
-    for note in meta.get("notes", []):
-        blocks.append(Para(f"**Note:** {note}"))
-    blocks += _comparison(exp_dir, rows)
-    if (exp_dir / "gradcheck.json").exists():
-        blocks += _gradcheck(read_json(exp_dir / "gradcheck.json"))
+    blocks += _results(entries, shown, sel, verdicts, settings, varying, fig_dir)
+    blocks += rr.findings_blocks(entries, shown, sel, verdicts, settings, grids)
+    if settings.get("baseline"):
+        blocks += rr.baseline_blocks(entries, settings["baseline"])
+    blocks += rr.reference_blocks(entries, settings.get("reference"))
+    for g in grids:
+        drawn = crossruns.grid_heatmap(g, entries, fig_dir)
+        blocks += rr.grid_blocks(g, entries, sel, _top(g, entries), drawn)
+    blocks += _named_figures(settings, records, entries, fig_dir)
+    blocks += rr.loss_blocks([entries[i] for i in shown])
+    blocks += rr.retrained_blocks(entries)
+    if (exp_dir / "gradcheck.json").is_file():
+        blocks += rr.gradcheck_blocks(read_json(confined(exp_dir, "gradcheck.json", "report")))
     blocks.append(Heading("Runs", 2))
-    for row in rows:
-        blocks += _run_section(exp_dir / row["run"], row)
+    for i in shown:
+        blocks += run_sections(entries[i], verdicts[entries[i].name], varying, exp_dir)
     return blocks
 
 
-def _comparison(exp_dir: Path, rows: list[dict]) -> list[Block]:
-    if not rows:
-        return [Para("No run has finished yet.")]
-    best = best_index(rows)
-    params = {
-        "model": [r["hidden"] for r in rows],
-        "loss": [r["loss"] for r in rows],
-        "optimiser": [r["optimizer"] for r in rows],
-        "λ": [f"{r['lambda']:g}" for r in rows],
-        "L1": [f"{r['l1']:g}" for r in rows],
-        "dropout": [f"{r['dropout']:g}" for r in rows],
-        "η": [f"{r['eta']:g}" for r in rows],
-        "epochs": [str(r["epochs_trained"]) for r in rows],
-        "batch": [str(r["n_batch"]) for r in rows],
-        "schedule": [r["schedule"] for r in rows],
-        "augment": [r["augment"] for r in rows],
-    }
-    # Columns that are the same for every run go into the caption, not the table.
-    constant = {k: v[0] for k, v in params.items() if len(rows) > 1 and len(set(v)) == 1}
-    varying = [k for k in params if k not in constant]
-    header = ["run", "train acc", "val acc", "test acc", *varying, "status"]
-    table_rows = [
-        [("★ " if i == best else "") + r["run"], _pct(r["train_acc"]), _pct(r["val_acc"]),
-         _pct(r["test_acc"]), *(params[k][i] for k in varying), r["status"]]
-        for i, r in enumerate(rows)
-    ]  # fmt: skip
-    on_val = any(not math.isnan(r["val_acc"]) for r in rows)
-    rule = "validation accuracy" if on_val else "test accuracy (no run has a validation set)"
-    caption = f"Final metrics per run; ★ = selected on {rule}."
-    if constant:
-        caption += " All runs: " + ", ".join(f"{k} {v}" for k, v in constant.items()) + "."
+def _header(meta: dict, records: list[RunRecord]) -> list[Block]:
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    blocks: list[Block] = [Heading(_title(meta), 1)]
+    if meta.get("description"):
+        blocks.append(Para(str(meta["description"])))
+    source = meta.get("source")
+    line = f"Experiment `{meta['name']}`"
+    if source:
+        line += f" (file `{Path(str(source)).name}`)"
+    line += (
+        f" · {len(records)} of {len(meta['runs'])} runs finished · scratchlab "
+        f"{__version__} · {stamp}"
+    )
+    return blocks + [Para(line)]
+
+
+def _figure_dir(exp_dir: Path) -> Path:
+    """`<exp>/figures`, refusing a link that leads out of the experiment folder."""
+    path = confined(exp_dir, "figures", "the report's figures")
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _top(grid: dict, entries: list[Entry]) -> list[str]:
+    """The grid's best `TOP_GRID` points on validation (diverged points last)."""
+    points = [e for e in entries if e.name in set(grid["runs"])]
+    points.sort(key=lambda e: -rr._val(e))
+    return [e.name for e in points[:TOP_GRID]]
+
+
+def _results(entries, shown, sel, verdicts, settings, varying, fig_dir) -> list[Block]:
     blocks: list[Block] = [
-        Heading("Comparison", 2),
-        Table(header, table_rows, caption, highlight=set() if best is None else {best}),
+        Heading("Results", 2),
+        rr.results_table(entries, shown, sel, verdicts, settings, varying),
     ]
-    if best is None:
-        blocks.append(Para("**No run finished without diverging.**"))
-    else:
-        b = rows[best]
+    if len(shown) < len(entries):
         blocks.append(
             Para(
-                f"**Best run** (selected on {rule}): `{b['run']}` — validation "
-                f"accuracy {_pct(b['val_acc'])}, test accuracy {_pct(b['test_acc'])}."
+                f"Grid points are summarised in their own section; this table shows "
+                f"their top {TOP_GRID} (★ and ≈ are over all runs)."
             )
         )
-    if (exp_dir / "figures" / "comparison.png").exists():
-        blocks.append(Figure(exp_dir / "figures" / "comparison.png", "Test accuracy per run."))
-    blocks += _loss_pivot(rows)
-    blocks += generalisation_blocks(rows)
-    retrained = [r for r in rows if not math.isnan(r["retrain_test_acc"])]
-    if retrained:
-        blocks += [Heading("Retrained on all training data", 3), Table(
-            ["run", "test acc (trained on split)", "test acc (retrained)"],
-            [[r["run"], _pct(r["test_acc"]), _pct(r["retrain_test_acc"])] for r in retrained],
-            "Each of these runs was retrained from scratch on the full training set for the "
-            "epochs its validation run selected, then tested.")]  # fmt: skip
+    drawn = crossruns.comparison([entries[i] for i in shown], _sub(sel, shown), fig_dir)
+    blocks.append(Figure(*drawn) if isinstance(drawn, tuple) else Para(drawn))
+    blocks.append(rr.generalisation_table(entries, shown, verdicts))
     return blocks
 
 
-def _loss_pivot(rows: list[dict]) -> list[Block]:
-    """Cross-entropy vs SVM side by side for runs that differ only in their loss."""
-    losses = sorted({r["loss"] for r in rows})
-    if len(losses) < 2:
+def _sub(sel: findings.Selection, shown: list[int]) -> findings.Selection:
+    """The selection re-indexed to the shown entries."""
+    best = shown.index(sel.best) if sel.best in shown else None
+    return findings.Selection(best, [shown.index(i) for i in sel.tied if i in shown])
+
+
+def _named_figures(settings, records, entries, fig_dir) -> list[Block]:
+    specs = settings.get("figures") or []
+    if not specs:
         return []
-    keyed: dict[tuple, dict[str, dict]] = {}
-    for r in rows:
-        key = (r["lambda"], r["eta"], r["n_epochs"], r["n_batch"], r["hidden"], r["schedule"])
-        keyed.setdefault(key, {})[r["loss"]] = r
-    header = ["λ", "η", "epochs", "batch", "model"] + [f"{loss} test acc" for loss in losses]
-    table = []
-    for key, by_loss in keyed.items():
-        if len(by_loss) < 2:
-            continue
-        accs = [_pct(by_loss[loss]["test_acc"]) if loss in by_loss else "–" for loss in losses]
-        table.append([f"{key[0]:g}", f"{key[1]:g}", str(key[2]), str(key[3]), key[4], *accs])
-    if not table:
-        return []
-    return [
-        Heading("Loss comparison", 3),
-        Table(header, table, "Test accuracy of the same configuration under each loss."),
-    ]
-
-
-def _gradcheck(data: dict) -> list[Block]:
-    header = ["parameter", "shape", "max abs error", "max rel error",
-              f"rel error < {data['tol']:g}", "result"]  # fmt: skip
-    rows = [[r["name"], r["shape"], f"{r['max_abs']:.2e}", f"{r['max_rel']:.2e}",
-             f"{100 * r['share_ok']:.1f} %", r["status"]] for r in data["rows"]]  # fmt: skip
-    return [
-        Heading("Gradient check", 2),
-        Para(data["description"]),
-        Table(header, rows, "Analytic vs centred-difference gradients of the cost (float64)."),
-    ]
-
-
-def _run_section(run_dir: Path, row: dict) -> list[Block]:
-    config, metrics = read_json(run_dir / "config.json"), read_json(run_dir / "metrics.json")
-    blocks: list[Block] = [Heading(f"Run `{row['run']}`", 3)]
-    if config.get("description"):
-        blocks.append(Para(config["description"]))
-    params = (f"dataset {row['dataset']} ({row['split']}), model {row['hidden']}, "
-              f"loss {row['loss']}, init {row['init']}, optimiser {row['optimizer']}, "
-              f"η {row['eta']:g}, λ {row['lambda']:g}, L1 {row['l1']:g}, "
-              f"dropout {row['dropout']:g}, batch norm {row['batch_norm']}, "
-              f"epochs {row['n_epochs']}, batch {row['n_batch']}, schedule {row['schedule']}, "
-              f"shuffle {row['shuffle']}, augmentation {row['augment']}, "
-              f"ensemble {row['ensemble']}, seed {config['seed']}")  # fmt: skip
-    blocks.append(Para(f"**Parameters:** {params}."))
-    status = metrics.get("status", "?")
-    line = f"**Status:** {status} after {metrics.get('epochs_trained')} epochs"
-    if metrics.get("best_epoch") is not None:
-        line += f"; best validation epoch {metrics['best_epoch']}"
-    blocks.append(Para(line + f"; {metrics.get('time_s', 0):.1f} s."))
-    if status == "diverged":
-        blocks.append(Para("**This run diverged** (the loss became NaN or infinite); its "
-                           "metrics are those of the last finite epoch."))  # fmt: skip
-    untrained, final = metrics.get("untrained", {}), metrics.get("final", {})
-    table = [[part, _pct(untrained.get(part, {}).get("acc")), _pct(final.get(part, {}).get("acc")),
-              _num(final.get(part, {}).get("loss")), _num(final.get(part, {}).get("cost"))]
-             for part in ("train", "val", "test")]  # fmt: skip
-    blocks.append(Table(["set", "untrained acc", "trained acc", "final loss", "final cost"], table))
-    if "ensemble" in metrics:
-        ens = metrics["ensemble"]
-        members = ", ".join(_pct(a) for a in ens["member_test_acc"])
-        blocks.append(
-            Para(
-                f"**Ensemble of {len(ens['member_test_acc'])}** (majority vote): "
-                f"test accuracy {_pct(ens['vote_test_acc'])}; members {members}."
-            )
-        )
-    if "retrain" in metrics:
-        rt = metrics["retrain"]
-        blocks.append(Para(f"**Retrained on `{rt['split']}`** ({rt['n_train']} images, "
-                           f"{rt['epochs']} epochs): test accuracy {_pct(rt['test']['acc'])}, "
-                           f"test loss {_num(rt['test']['loss'])}."))  # fmt: skip
-    for key, rel in metrics.get("figures", {}).items():
-        if (run_dir / rel).exists():
-            blocks.append(Figure(run_dir / rel, _CAPTIONS.get(key, key)))
-    report = metrics.get("test_report")
-    if report:
-        prf = [[name, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", str(s)] for name, p, r, f, s in zip(
-            report["class_names"], report["precision"], report["recall"], report["f1"],
-            report["support"], strict=True)]  # fmt: skip
-        blocks.append(
-            Table(
-                ["class", "precision", "recall", "F1", "support"],
-                prf,
-                "Per-class metrics on the test set.",
-            )
-        )
-    if metrics.get("model_summary"):
-        blocks.append(Code(metrics["model_summary"]))
+    blocks: list[Block] = [Heading("Figures across runs", 2)]
+    groups = settings.get("groups") or {}
+    for spec in specs:
+        blocks.append(Heading(spec.get("title") or _KIND_TITLES[spec["kind"]], 3))
+        drawn = crossruns.named_figure(spec, records, groups, entries, fig_dir)
+        blocks.append(Figure(*drawn) if isinstance(drawn, tuple) else Para(drawn))
     return blocks

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from scratchlab.errors import ConfigError
+from scratchlab.experiments.reportspec import FigureSpec, ReferenceSpec
 
 DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
 SPLITS = {
@@ -228,6 +229,12 @@ class GradcheckSpec(_Strict):
 
 class ExperimentHeader(_Strict):
     """Top-level keys that are not run defaults."""
+
+    # Report sections (scratchlab.experiments.reportspec): see that module's docstring.
+    repeats: int = Field(1, ge=1, le=100)
+    baseline: str | None = None
+    reference: ReferenceSpec | None = None
+    figures: list[FigureSpec] = []
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     title: str = ""

@@ -64,7 +64,9 @@ def wilson(k: float, n: int, z: float = Z95) -> Interval:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z / denom * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n))
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+    lo = 0.0 if p <= 0 else max(0.0, centre - half)  # exact ends where round-off would
+    hi = 1.0 if p >= 1 else min(1.0, centre + half)  # leave 0.9999999999999999
+    return Interval(p, lo, hi)
 
 
 def wilson_acc(acc: float | None, n: int) -> Interval:

@@ -1,7 +1,8 @@
 """One row per run: its parameters and its train/val/test loss, cost and accuracy.
 
-`summary_rows` reads what the runner wrote (`config.json`, `metrics.json` in each run folder),
-so `scratchlab report DIR` can rebuild everything without retraining.
+`summary_rows` reads what the run pipeline wrote (`config.json`, `metrics.json` in each run
+folder, see `records.py`), so `scratchlab report DIR` rebuilds everything without retraining.
+Accuracies come with their 95 % Wilson interval (`*_acc_lo`, `*_acc_hi`) on the set's size.
 """
 
 from __future__ import annotations
@@ -11,20 +12,59 @@ import io
 import math
 from pathlib import Path
 
-from scratchlab.io import read_json, write_text
+from scratchlab.experiments.records import PARTS, RunRecord, load_records
+from scratchlab.io import write_text
 
 COLUMNS = [
-    "run", "status", "dataset", "split", "hidden", "loss", "optimizer", "eta", "lambda", "l1",
-    "n_epochs", "n_batch", "schedule", "shuffle", "augment", "dropout", "batch_norm", "init",
-    "ensemble", "epochs_trained", "best_epoch",
-    "train_loss", "train_cost", "train_acc", "val_loss", "val_cost", "val_acc",
-    "test_loss", "test_cost", "test_acc", "retrain_test_acc", "time_s",
-]  # fmt: skip
+    "run",
+    "status",
+    "dataset",
+    "split",
+    "hidden",
+    "loss",
+    "optimizer",
+    "eta",
+    "lambda",
+    "l1",
+    "n_epochs",
+    "n_batch",
+    "schedule",
+    "shuffle",
+    "augment",
+    "dropout",
+    "batch_norm",
+    "init",
+    "ensemble",
+    "seed",
+    "epochs_trained",
+    "best_epoch",
+    "n_train",
+    "n_val",
+    "n_test",
+    "train_loss",
+    "train_cost",
+    "train_acc",
+    "val_loss",
+    "val_cost",
+    "val_acc",
+    "test_loss",
+    "test_cost",
+    "test_acc",
+    "val_acc_lo",
+    "val_acc_hi",
+    "test_acc_lo",
+    "test_acc_hi",
+    "retrain_test_acc",
+    "time_s",
+]
 
 
 def describe_schedule(schedule: dict) -> str:
-    params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in schedule.items() if k != "name")  # fmt: skip
+    params = ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in schedule.items()
+        if k != "name"
+    )
     return f"{schedule['name']}({params})" if params else schedule["name"]
 
 
@@ -33,17 +73,22 @@ def describe_augment(augment: list[dict]) -> str:
         return "none"
     parts = []
     for spec in augment:
-        params = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in spec.items() if k != "kind")  # fmt: skip
+        params = ",".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in spec.items()
+            if k != "kind"
+        )
         parts.append(f"{spec['kind']}({params})" if params else spec["kind"])
     return "+".join(parts)
 
 
-def run_row(config: dict, metrics: dict) -> dict:
+def run_row(record: RunRecord) -> dict:
+    """The summary row of one finished run (keys `COLUMNS`; NaN for what was not measured)."""
+    config, metrics = record.config, record.metrics
     data, model, train = config["data"], config["model"], config["train"]
     row = {
-        "run": config["name"],
-        "status": metrics.get("status", "?"),
+        "run": record.name,
+        "status": record.status,
         "dataset": data["dataset"],
         "split": data["split"],
         "hidden": "-".join(str(h) for h in model["hidden"]) or "linear",
@@ -51,38 +96,42 @@ def run_row(config: dict, metrics: dict) -> dict:
         "optimizer": train["optimizer"],
         "eta": train["eta"],
         "lambda": train["lambda"],
-        "l1": train["l1"],
+        "l1": train.get("l1", 0.0),
         "n_epochs": train["n_epochs"],
         "n_batch": train["n_batch"],
         "schedule": describe_schedule(train["schedule"]),
-        "shuffle": train["shuffle"],
-        "augment": describe_augment(train["augment"]),
-        "dropout": model["dropout"],
-        "batch_norm": model["batch_norm"],
-        "init": model["init"],
-        "ensemble": config["ensemble"],
+        "shuffle": train.get("shuffle", False),
+        "augment": describe_augment(train.get("augment", [])),
+        "dropout": model.get("dropout", 0.0),
+        "batch_norm": model.get("batch_norm", False),
+        "init": model.get("init", "?"),
+        "ensemble": config.get("ensemble", 1),
+        "seed": config.get("seed"),
         "epochs_trained": metrics.get("epochs_trained"),
         "best_epoch": metrics.get("best_epoch"),
-        "time_s": round(metrics.get("time_s", math.nan), 2),
+        "time_s": round(_float(metrics.get("time_s")), 2),
     }
-    final = metrics.get("final", {})
-    for part in ("train", "val", "test"):
+    for part in PARTS:
+        row[f"n_{part}"] = record.n(part)
         for key in ("loss", "cost", "acc"):
-            row[f"{part}_{key}"] = final.get(part, {}).get(key, math.nan)
-    row["retrain_test_acc"] = metrics.get("retrain", {}).get("test", {}).get("acc", math.nan)
+            row[f"{part}_{key}"] = record.final(part, key)
+    for part in ("val", "test"):
+        ci = record.acc(part)
+        row[f"{part}_acc_lo"], row[f"{part}_acc_hi"] = ci.lo, ci.hi
+    retrain = metrics.get("retrain") or {}
+    row["retrain_test_acc"] = _float((retrain.get("test") or {}).get("acc"))
     return row
 
 
-def summary_rows(exp_dir: Path, run_names: list[str]) -> list[dict]:
-    rows = []
-    for name in run_names:
-        run_dir = exp_dir / name
-        if (run_dir / "metrics.json").exists() and (run_dir / "config.json").exists():
-            rows.append(
-                run_row(read_json(run_dir / "config.json"), read_json(run_dir / "metrics.json"))
-            )
-        # A run without metrics.json has not finished; the report lists only finished runs.
-    return rows
+def _float(value: object) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    )
+
+
+def summary_rows(exp_dir: str | Path, run_names: list[str]) -> list[dict]:
+    """One row per finished run among `run_names` (a run without metrics.json is skipped)."""
+    return [run_row(r) for r in load_records(Path(exp_dir), run_names)]
 
 
 def write_summary_csv(path: Path, rows: list[dict]) -> Path:
@@ -98,17 +147,3 @@ def _fmt(value: object) -> object:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
     return "" if value is None else value
-
-
-def best_index(rows: list[dict]) -> int | None:
-    """The run selected on validation accuracy among runs that have one (never on test).
-
-    Diverged runs are never selected. Only when no run has a validation set is the
-    selection made on test accuracy (and the report says so).
-    """
-    candidates = [i for i, r in enumerate(rows) if r["status"] != "diverged"]
-    with_val = [i for i in candidates if not math.isnan(rows[i]["val_acc"])]
-    if with_val:
-        return max(with_val, key=lambda i: rows[i]["val_acc"])
-    tested = [i for i in candidates if not math.isnan(rows[i]["test_acc"])]
-    return max(tested, key=lambda i: rows[i]["test_acc"]) if tested else None

@@ -6,23 +6,33 @@ Images are channel-major rows with ``image_shape = (C, H, W)`` as everywhere in 
 
 from __future__ import annotations
 
-from scratchlab.plots._base import DPI, template_images
+from scratchlab.plots._base import DPI, compact_png, template_images
+from scratchlab.plots.across import plot_heatmaps, plot_intervals, plot_lr, plot_stacked
 from scratchlab.plots.classification import (
     plot_comparison_bars,
     plot_confusion,
     plot_per_class_prf,
 )
-from scratchlab.plots.curves import plot_curves, plot_loss_cost_acc
+from scratchlab.plots.curves import cost_equals_loss, plot_curves, plot_loss_cost_acc, plot_overlay
 from scratchlab.plots.images import (
     plot_augmentation_examples,
     plot_image_grid,
     plot_misclassified,
+    plot_mistakes,
     plot_unit_templates,
     plot_weight_templates,
 )
 
 __all__ = [
     "DPI",
+    "compact_png",
+    "cost_equals_loss",
+    "plot_heatmaps",
+    "plot_intervals",
+    "plot_lr",
+    "plot_mistakes",
+    "plot_overlay",
+    "plot_stacked",
     "plot_augmentation_examples",
     "plot_comparison_bars",
     "plot_confusion",

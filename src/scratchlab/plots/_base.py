@@ -7,6 +7,7 @@ go out of scope (there is no pyplot figure manager holding on to them).
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections.abc import Sequence
 from math import prod
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from PIL import Image
 
 from scratchlab.io import atomic_open
 
@@ -32,13 +34,34 @@ def save(fig: Figure, path) -> Path:
     """Write ``fig`` as a PNG at ``path`` (parents created), release it, return the path.
 
     Written atomically (a temporary file renamed into place): an interrupted save never
-    leaves a truncated PNG where a report would embed it.
+    leaves a truncated PNG where a report would embed it. Stored as a palette PNG when that
+    is smaller (see `compact_png`).
     """
     path = Path(path)
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     fig.clear()
+    with atomic_open(path, "wb") as handle:
+        handle.write(compact_png(buffer.getvalue()))
     return path
+
+
+def compact_png(data: bytes) -> bytes:
+    """The smaller of `data` and its 256-colour palette version (median cut, no dithering).
+
+    Charts have a few dozen colours and lose nothing; image montages lose a little colour
+    depth. A report embeds dozens of figures, so this is what keeps it to a few MB (a
+    three-panel learning-curve figure: ~95 KB as RGBA, ~35 KB as a palette PNG).
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        if img.mode in ("P", "L", "1"):
+            return data  # already a palette (or grey) image
+        rgb = img.convert("RGB")
+    small = io.BytesIO()
+    rgb.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        small, format="PNG", optimize=True
+    )
+    return small.getvalue() if small.tell() < len(data) else data
 
 
 def to_hwc(X, image_shape: Sequence[int]) -> np.ndarray:

@@ -16,16 +16,20 @@ from scratchlab.plots._base import (
 )
 
 
-def plot_confusion(cm_normalised, class_names: Sequence[str], path, title=None):
+def plot_confusion(cm_normalised, class_names: Sequence[str], path, title=None, counts=None):
     """Annotated heatmap of a row-normalised confusion matrix (K, K).
 
-    Rows = true class, columns = predicted class; each cell shows its value with 2 decimals
-    (cells are left blank for K > 25, where numbers would not fit).
+    Rows = true class, columns = predicted class; the colour is the fraction of the true
+    class. Each cell shows its fraction with 2 decimals or, given `counts` (the (K, K) image
+    counts), the count with the fraction below it (cells are left blank for K > 25).
     """
     cm = np.asarray(cm_normalised, dtype=float)
     K = len(class_names)
     if cm.shape != (K, K):
         raise ValueError(f"confusion matrix has shape {cm.shape}, expected ({K}, {K})")
+    counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+    if counts is not None and counts.shape != (K, K):
+        raise ValueError(f"counts have shape {counts.shape}, expected ({K}, {K})")
     side = min(10.0, max(4.8, 0.5 * K + 2.6))
     fig = new_figure(side + 1.0, side)
     ax = fig.subplots()
@@ -36,7 +40,10 @@ def plot_confusion(cm_normalised, class_names: Sequence[str], path, title=None):
         size = 9 if K <= 12 else 7
         for (i, j), v in np.ndenumerate(cm):
             colour = "white" if v > 0.55 else "black"
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", color=colour, fontsize=size)
+            text = f"{v:.2f}" if counts is None else f"{counts[i, j]}\n{v:.2f}"
+            if counts is not None and K > 12:
+                text = str(counts[i, j])
+            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=size - 1)
     set_category_ticks(ax, class_names, "x")
     set_category_ticks(ax, class_names, "y")
     ax.set_xlabel("predicted class")

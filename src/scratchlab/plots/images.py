@@ -138,3 +138,35 @@ def plot_misclassified(X01, image_shape, y_true, y_pred, class_names, path, n=9,
     return save(
         misclassified_figure(X01, image_shape, y_true, y_pred, class_names, n, indices), path
     )
+
+
+def plot_mistakes(X01, image_shape, y_true, y_pred, confidence, class_names, path, n=9):
+    """Two montages side by side: the first `n` misclassified images (left) and the `n` most
+    confident mistakes (right: highest predicted probability of the wrong class, first on ties).
+
+    X01: (N, d) images in [0, 1]; y_true, y_pred: (N,); confidence: (N,) the probability the
+    model gave its (wrong) prediction. A note replaces the montages if nothing is wrong.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    confidence = np.asarray(confidence, dtype=float)
+    wrong = np.flatnonzero(y_true != y_pred)
+    if wrong.size == 0:
+        return save(misclassified_figure(X01, image_shape, y_true, y_pred, class_names, n), path)
+    first = wrong[:n]
+    sure = wrong[np.argsort(-confidence[wrong], kind="stable")[:n]]
+    ncols = ceil(sqrt(len(first)))
+    nrows = ceil(len(first) / ncols)
+    fig = new_figure(2 * (ncols * 1.7 + 0.3), nrows * 2.2 + 0.6)
+    heads = ("First misclassified", "Most confident mistakes")
+    for sub, idx, head in zip(fig.subfigures(1, 2), (first, sure), heads, strict=True):
+        images = to_hwc(np.asarray(X01)[idx], image_shape)
+        for k, ax in enumerate(image_axes(sub, len(idx), ncols)):
+            i = idx[k]
+            true, pred = wrap(class_names[y_true[i]], 16), wrap(class_names[y_pred[i]], 16)
+            label = f"true: {true}\npred: {pred}"
+            if head == heads[1]:
+                label += f"\np = {confidence[i]:.2f}"
+            show_image(ax, images[k], label, fontsize=SMALL - 1)
+            ax.title.set_color("#8b0000")
+        sub.suptitle(head, fontsize=TITLE_SIZE - 1)
+    return save(fig, path)
