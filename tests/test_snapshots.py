@@ -89,6 +89,13 @@ def test_snapshots_are_the_weights_after_whole_cycles():
     )
 
 
+def test_between_snapshots_a_tie_goes_to_the_later_snapshot():
+    votes = np.array([[0, 3, 5, 1], [1, 3, 4, 2], [1, 2, 4, 3], [0, 2, 5, 4]])  # 4 snapshots
+    assert majority_vote(votes, 6).tolist() == [0, 2, 4, 1]  # 2-2 ties: the lowest label
+    assert majority_vote(votes, 6, later_wins_ties=True).tolist() == [0, 2, 5, 4]
+    assert majority_vote(votes[:3], 6, later_wins_ties=True).tolist() == [1, 3, 4, 3]  # 2 of 3
+
+
 @pytest.mark.usefixtures("no_figures")
 def test_the_run_votes_with_its_cycle_end_snapshots(tmp_path):
     spec = experiment(tmp_path, LAB).runs[0]
@@ -117,7 +124,7 @@ def test_the_run_votes_with_its_cycle_end_snapshots(tmp_path):
                 float(np.mean(model.predict(p.X) == p.y))
             )
     for part in ("val", "test"):
-        vote = majority_vote(np.stack(predictions[part]), splits.n_classes)
+        vote = majority_vote(np.stack(predictions[part]), splits.n_classes, later_wins_ties=True)
         assert m["final"][part]["acc"] == float(np.mean(vote == getattr(splits, part).y))
         assert m["final"][part]["loss"] is None  # a hard vote has no loss
     # the last cycle ends with training: the last snapshot is the run's own final model

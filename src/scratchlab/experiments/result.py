@@ -14,7 +14,9 @@ apart and are summarised as mean ± std beside the vote, never mixed into it.
 Two kinds of ensemble vote (`RunResult.voters`): `seeds` — M members trained with seeds
 seed..seed+M-1; `snapshots` — one model's weights at the end of each learning-rate cycle
 (`ensemble_snapshots = "cycle_ends"`, Huang et al. 2017). The snapshot run's own final model
-stays its member (history, model.npz); the snapshots only vote.
+stays its member (history, model.npz); the snapshots only vote. Ties go to the lowest label
+between seeds and to the later snapshot's label between snapshots (two snapshots that disagree
+would otherwise always fall back to the lower class index).
 """
 
 from __future__ import annotations
@@ -128,11 +130,25 @@ def accuracy(splits: Splits, name: str, predicted: np.ndarray) -> float:
     return float(np.mean(predicted == y)) if len(y) else math.nan
 
 
-def majority_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
-    """predictions: (M, N) labels → (N,) most frequent label; ties go to the lowest label."""
-    counts = np.zeros((predictions.shape[1], n_classes), dtype=np.int64)
-    np.add.at(counts, (np.arange(predictions.shape[1])[None, :], predictions), 1)
-    return counts.argmax(axis=1)
+def majority_vote(
+    predictions: np.ndarray, n_classes: int, *, later_wins_ties: bool = False
+) -> np.ndarray:
+    """predictions: (M, N) labels → (N,) most frequent label; ties go to the lowest label.
+
+    `later_wins_ties` (snapshot ensembles, voter i = the model after cycle i+1): of the labels
+    with the most votes, the one a later voter chose wins: score = count·(M+1) + (index of
+    the last voter that chose it, 1-based; 0 for none), exact in int64.
+    """
+    m, n = predictions.shape
+    cols = np.arange(n)
+    counts = np.zeros((n, n_classes), dtype=np.int64)
+    np.add.at(counts, (cols[None, :], predictions), 1)
+    if not later_wins_ties:
+        return counts.argmax(axis=1)
+    last = np.zeros_like(counts)
+    for i in range(m):  # later voters overwrite earlier ones
+        last[cols, predictions[i]] = i + 1
+    return (counts * (m + 1) + last).argmax(axis=1)
 
 
 def snapshot_members(model, taken: list, cycle: int, splits: Splits, u: int) -> list[Snapshot]:
@@ -148,9 +164,13 @@ def snapshot_members(model, taken: list, cycle: int, splits: Splits, u: int) -> 
 
 
 def vote_of(members: list, n_classes: int) -> dict[str, np.ndarray]:
-    """The voters' (members' or snapshots') majority vote on every set."""
+    """The voters' (members' or snapshots') majority vote on every set; between snapshots a
+    tie goes to the latest one's label."""
+    later = bool(members) and isinstance(members[0], Snapshot)
     return {
-        s: majority_vote(np.stack([m.predictions[s] for m in members]), n_classes)
+        s: majority_vote(
+            np.stack([m.predictions[s] for m in members]), n_classes, later_wins_ties=later
+        )
         if len(members[0].predictions[s])
         else np.empty(0, np.int64)
         for s in SETS
