@@ -129,7 +129,7 @@ LAB = (
 [[runs]]
 name = "steps"
 model = { hidden = [12], dropout = 0.1 }
-train = { n_epochs = 4, n_batch = 100, shuffle = true, eval_every_epochs = 0.25, \
+train = { n_epochs = 4, n_batch = 100, shuffle = true, eval_every = { epochs = 0.25 }, \
 schedule = { name = "cyclical", eta_min = 0.001, eta_max = 0.1, step_size_epochs = 1 } }
 """
 )
@@ -166,11 +166,15 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_history(tmp_path, m
     assert metrics(run) == metrics(ref)
 
 
-def test_eval_every_and_eval_every_epochs_are_exclusive(tmp_path):
-    with pytest.raises(ConfigError, match="not both"):
-        experiment(tmp_path, DIGITS + "eval_every = 5\neval_every_epochs = 0.5\n")
-    with pytest.raises(ConfigError, match="eval_every"):
-        experiment(tmp_path, DIGITS + "eval_every = 0\n")
+def test_eval_every_is_updates_or_a_share_of_an_epoch_and_a_run_can_switch(tmp_path):
+    body = DIGITS + 'eval_every = 5\n[[runs]]\nname = "a"\n[[runs]]\nname = "b"\n'
+    body += "train = { eval_every = { epochs = 0.5 } }\n"
+    a, b = experiment(tmp_path, body).runs
+    assert a.train.eval_every == 5 and b.train.eval_every.epochs == 0.5  # replaced, not mixed
+    for bad in ("0", "0.5", "{ epochs = 0 }", "{ epoch = 1 }"):
+        with pytest.raises(ConfigError, match="train.eval_every") as err:
+            experiment(tmp_path, DIGITS + f"eval_every = {bad}\n")
+        assert "\n" not in str(err.value)
 
 
 def test_step_column_is_absent_without_eval_every():

@@ -10,7 +10,7 @@ Lengths given in epochs become updates here, with u = updates per epoch = ceil(n
 (the last batch of an epoch may be smaller; full batch: u = 1):
 
     cyclical step_size_epochs = k  ─► n_s = max(1, round(k * u))   (one cycle = 2 n_s updates)
-    eval_every_epochs = f          ─► eval_every = max(1, round(f * u))
+    eval_every = { epochs = f }    ─► eval_every = max(1, round(f * u))
 
 so `step_size_epochs = 2` with n_batch 100 is the course's n_s = 2 floor(n/100) whenever 100
 divides n (45,000 or 49,000 images), and cycles then end on epoch ends. A snapshot ensemble
@@ -108,10 +108,11 @@ def updates_per_epoch(spec: RunSpec, n_train: int) -> int:
 
 
 def eval_every(spec: RunSpec, steps_per_epoch: int) -> int | None:
-    t = spec.train
-    if t.eval_every_epochs is not None:
-        return in_updates(t.eval_every_epochs, steps_per_epoch)
-    return t.eval_every
+    """`train.eval_every` in updates (None: evaluate at epoch ends only)."""
+    every = spec.train.eval_every
+    if every is None or isinstance(every, int):
+        return every
+    return in_updates(every.epochs, steps_per_epoch)
 
 
 def check_cycles(where: str, spec: RunSpec, n_train: int) -> None:

@@ -144,6 +144,12 @@ class EarlyStoppingSpec(_Strict):
     restore_best: bool = True
 
 
+class EveryEpochs(_Strict):
+    """`eval_every = { epochs = f }`: every round(f * updates per epoch) updates (at least 1)."""
+
+    epochs: float = Field(gt=0.0, allow_inf_nan=False)
+
+
 class TrainSpec(_Strict):
     """Optimisation: everything the fit loop needs."""
 
@@ -159,8 +165,7 @@ class TrainSpec(_Strict):
     early_stopping: EarlyStoppingSpec | None = None
     keep_best: bool = False
     checkpoint_every: int = Field(1, ge=0)
-    eval_every: int | None = Field(None, ge=1)  # also evaluate every N updates (rows with step)
-    eval_every_epochs: float | None = Field(None, gt=0.0, allow_inf_nan=False)  # or per epochs
+    eval_every: Annotated[int, Field(ge=1)] | EveryEpochs | None = None  # N updates | {epochs}
 
     @field_validator("n_batch")
     @classmethod
@@ -169,16 +174,18 @@ class TrainSpec(_Strict):
             raise ValueError('n_batch must be >= 1 (or "full" for full-batch training)')
         return value
 
+    @field_validator("eval_every", mode="before")
+    @classmethod
+    def _updates_or_epochs(cls, value: object) -> object:
+        whole = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        if value is None or whole or isinstance(value, dict):
+            return value
+        raise ValueError("give a whole number of updates >= 1, or { epochs = f } (f > 0)")
+
     @field_validator("schedule", mode="before")
     @classmethod
     def _schedule_by_name(cls, value: object) -> object:
         return {"name": value} if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _one_eval_every(self) -> TrainSpec:
-        if self.eval_every is not None and self.eval_every_epochs is not None:
-            raise ValueError("give eval_every (updates) or eval_every_epochs, not both")
-        return self
 
 
 class RunSpec(_Strict):
