@@ -18,19 +18,20 @@ disk, so member paths cannot escape anywhere); only regular-file members whose n
 exactly ``<folder>/<file>`` are used. Every file -- in a folder or an archive, and every
 tar header (long names, pax records) -- is checked against the size cap of
 `scratchlab.data.fileio` before it is read, and an archive is decompressed for at most
-`ARCHIVE_FILES` x the cap and `MAX_MEMBERS` members, so a small hostile archive can
-neither fill the memory nor keep the reader busy for long.
+`archive_limit` bytes and `MAX_MEMBERS` members, so a small hostile archive can neither
+fill the memory nor keep the reader busy for long.
 """
 
 from __future__ import annotations
 
+import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from scratchlab.data import matlab
-from scratchlab.data.fileio import check_declared, read_capped, reading, size_cap
+from scratchlab.data.fileio import check_declared, human_bytes, read_capped, reading, size_cap
 from scratchlab.data.registry import CIFAR_PARTS
 from scratchlab.data.safe_pickle import safe_loads
 from scratchlab.errors import DataError
@@ -38,6 +39,7 @@ from scratchlab.errors import DataError
 D = 3072  # 3 * 32 * 32
 RECORD = 1 + D  # binary record: label byte + pixels
 ARCHIVE_FILES = 4  # an archive is decompressed for at most 4 x the cap (official ones: 177 MiB)
+MAX_RATIO = 8  # ... and 8 x its size on disk (official ones: 1.1; a gzip of zeros: 1000)
 MAX_MEMBERS = 1000  # members read before giving up (the official archives have 8)
 
 FOLDERS = {
@@ -87,8 +89,8 @@ def read_folder(folder: Path, fmt: str) -> tuple[Parts, list[str]]:
 
 class _BoundedTarInfo(tarfile.TarInfo):
     """A tar header that refuses (DataError), before tarfile reads the data behind it, a
-    size beyond the cap, an end beyond `ARCHIVE_FILES` x the cap into the decompressed
-    stream, and sparse files (whose maps tarfile would read without bound)."""
+    size beyond the cap, an end beyond `archive_limit` into the decompressed stream, and
+    sparse files (whose maps tarfile would read without bound)."""
 
     def _proc_member(self, tar):  # the hook tarfile documents for TarInfo subclasses
         check_extent(tar.name or "archive", self.name, self.offset + tarfile.BLOCKSIZE, self.size)
@@ -102,15 +104,29 @@ class _BoundedTarInfo(tarfile.TarInfo):
     _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _sparse
 
 
+def archive_limit(archive) -> int:
+    """How far into its decompressed stream an archive is read: ARCHIVE_FILES x the cap,
+    and at most MAX_RATIO x its size on disk -- though always the cap. CIFAR-10's pixels
+    barely compress, a decompression bomb is mostly zeros."""
+    cap = size_cap()
+    try:
+        on_disk = os.path.getsize(archive)
+    except (OSError, TypeError):  # opened from a file object
+        return ARCHIVE_FILES * cap
+    return min(ARCHIVE_FILES * cap, max(cap, MAX_RATIO * on_disk))
+
+
 def check_extent(archive, name: str, start: int, size: int) -> None:
     """DataError when a member of `size` bytes at decompressed offset `start` is larger
-    than the cap or ends beyond `ARCHIVE_FILES` x the cap."""
+    than the cap or ends beyond `archive_limit`."""
     check_declared(f"{archive}: member {name}", size, "its tar header")
-    limit = ARCHIVE_FILES * size_cap()
+    limit = archive_limit(archive)
     if start + size > limit:
         raise DataError(
             f"{archive}: member {name} ends {start + size} bytes into the decompressed archive, "
-            f"beyond the {limit} a CIFAR-10 archive may need; the archive is not an official one"
+            f"beyond the {limit} this archive may need (at most {ARCHIVE_FILES} x the "
+            f"{human_bytes(size_cap())} file cap, and {MAX_RATIO} x its size on disk: "
+            "CIFAR-10 barely compresses); it is not an official archive"
         )
 
 
