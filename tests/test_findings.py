@@ -218,3 +218,16 @@ def test_a_group_with_unfinished_repeats_uses_those_that_finished(tmp_path):
     assert [e.name for e in entries] == ["x"] and not entries[0].repeated
     assert not math.isnan(entries[0].acc("val").value)
     assert np.isclose(entries[0].acc("val").value, 0.38)
+
+
+def test_on_the_same_images_the_verdict_follows_mcnemar(tmp_path):
+    """5 images gained, none lost: the paired interval may exclude 0, but McNemar's exact
+    p = 2 · 0.5⁵ = 0.0625 ≥ 0.05 — no detectable difference (and the reason is cited)."""
+    n = 1000
+    lab = Lab(tmp_path / "lab")
+    lab.run("base", test=(400, n), right_test=mask(n, range(400)))
+    lab.run("plus5", test=(405, n), right_test=mask(n, range(405)))
+    (effect,) = cmp.effects(entries_of(lab), "base")
+    assert effect.test.test.p_exact == pytest.approx(0.0625)
+    assert effect.label == "no detectable difference"
+    assert "McNemar exact p = 0.062" in cmp.effect_text(effect, "base")

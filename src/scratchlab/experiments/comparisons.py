@@ -6,7 +6,9 @@ with McNemar's test, when both runs scored the same images). The effect is judge
 test set when both have one (held-out images, and the paired test is the most sensitive),
 otherwise on validation:
 
-    interval above 0 → better · below 0 → worse · containing 0 → no detectable difference
+    same images (paired): McNemar's exact p < 0.05 → better or worse (the sign of Δ)
+    otherwise:            interval above 0 → better · below 0 → worse
+    else                  no detectable difference
 
 Reference (`reference_rows`): the measured accuracy beside the published one; the reference
 is *consistent* when it lies inside the measured 95 % interval, otherwise the difference is
@@ -33,14 +35,23 @@ class Effect:
 
 
 def _judge(diff: Difference) -> str:
+    """Paired (same images): McNemar's exact p < 0.05, in the direction of Δ; otherwise the
+    95 % interval of Δ excluding 0."""
     iv = diff.delta
     if not math.isfinite(iv.value):
         return "not measured"
+    if diff.test is not None:
+        if diff.test.p_exact >= ALPHA or iv.value == 0:
+            return "no detectable difference"
+        return "better" if iv.value > 0 else "worse"
     if iv.lo > 0:
         return "better"
     if iv.hi < 0:
         return "worse"
     return "no detectable difference"
+
+
+ALPHA = 0.05
 
 
 def effects(entries: list[Entry], baseline: str) -> list[Effect]:

@@ -171,6 +171,9 @@ def named_figure(
     return _updates(chosen, out, title)
 
 
+_METRIC_NAMES = {"loss": "loss", "cost": "cost", "acc": "accuracy"}
+
+
 def _names(records: list[RunRecord]) -> str:
     return ", ".join(f"`{r.name}`" for r in records) + "."
 
@@ -185,7 +188,8 @@ def _curves(spec: dict, chosen: list[RunRecord], out: Path, title: str | None) -
     )
     members = " (ensembles: member 1)" if any(len(r.histories) > 1 for r in chosen) else ""
     return path, (
-        f"{' and '.join(metrics)} per epoch; solid: training, dashed: validation{members}; "
+        f"{' and '.join(_METRIC_NAMES[m] for m in metrics).capitalize()} per epoch; solid: "
+        f"training, dashed: validation{members}; "
         f"epoch 0 (untrained) is marked apart and left out of the y-scale. Runs: " + _names(chosen)
     )
 

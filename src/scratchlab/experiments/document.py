@@ -239,6 +239,7 @@ table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
 th{background:#eef2f6;white-space:normal;vertical-align:bottom}
 th.l,td.l{text-align:left}
+td.l:not(:first-child){white-space:normal;min-width:8em}
 tr.best td{background:#fff4c2;font-weight:600}
 .tbl{margin:1em 0}.tbl table{margin-top:.2em}
 p.cap{margin:.2em 0;max-width:60em}

@@ -93,7 +93,7 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     in_grid = {n for g in grids for n in g["runs"]}
     top = {n for g in grids for n in _top(g, entries)}
     shown = [i for i, e in enumerate(entries) if e.name not in in_grid or e.name in top]
-    varying, shared = rr.varying_params([entries[i] for i in shown])
+    varying, shared = rr.varying_params([entries[i] for i in shown], settings.get("baseline"))
     fig_dir = _figure_dir(exp_dir)
     blocks += rr.setup_blocks(records, meta)
     if shared and len(entries) > 1:
@@ -111,7 +111,7 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     blocks += rr.reference_blocks(entries, settings.get("reference"))
     for g in grids:
         drawn = crossruns.grid_heatmap(g, entries, fig_dir)
-        blocks += rr.grid_blocks(g, entries, sel, _top(g, entries), drawn)
+        blocks += rr.grid_blocks(g, entries, sel, verdicts, _top(g, entries), drawn)
     blocks += _named_figures(settings, records, entries, fig_dir)
     blocks += rr.loss_blocks([entries[i] for i in shown])
     blocks += rr.retrained_blocks(entries)

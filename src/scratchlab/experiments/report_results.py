@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from pathlib import Path
 
 from scratchlab.experiments import comparisons as cmp
@@ -15,7 +16,7 @@ from scratchlab.experiments import findings
 from scratchlab.experiments.document import Block, Bullets, Figure, Heading, Para, Table
 from scratchlab.experiments.entries import Entry
 from scratchlab.experiments.records import RunRecord
-from scratchlab.experiments.report_runs import PARAMS, fmt_param
+from scratchlab.experiments.report_runs import PARAMS, Varying, fmt_param
 from scratchlab.experiments.summary import run_row
 from scratchlab.experiments.textfmt import count, num, pct, pct_ci, pts_ci
 
@@ -27,15 +28,22 @@ def scrub_paths(text: str) -> str:
     return _PATH.sub(lambda m: m.group(1) or "…", str(text))
 
 
-def varying_params(entries: list[Entry]) -> tuple[list[str], dict[str, str]]:
-    """Parameter labels that differ between entries, and the shared ones with their value."""
-    rows = [run_row(e.first) for e in entries]
-    values = {k: [fmt_param(r[v]) for r in rows] for k, v in PARAMS.items()}
+def varying_params(
+    entries: list[Entry], baseline: str | None = None
+) -> tuple[Varying, dict[str, str]]:
+    """The parameters that differ between entries, each with its reference value (the
+    baseline's when it is among the entries, else the most common), and the shared ones."""
+    rows = {e.name: run_row(e.first) for e in entries}
+    values = {k: [fmt_param(r[v]) for r in rows.values()] for k, v in PARAMS.items()}
     if len(rows) < 2:
-        return [], {k: v[0] for k, v in values.items()} if rows else {}
-    varying = [k for k, v in values.items() if len(set(v)) > 1]
+        return Varying([], {}), {k: v[0] for k, v in values.items()} if rows else {}
+    keys = [k for k, v in values.items() if len(set(v)) > 1]
+    if baseline in rows:
+        common = {k: fmt_param(rows[baseline][PARAMS[k]]) for k in keys}
+    else:
+        common = {k: Counter(values[k]).most_common(1)[0][0] for k in keys}
     shared = {k: v[0] for k, v in values.items() if len(set(v)) == 1}
-    return varying, shared
+    return Varying(keys, common, baseline if baseline in rows else None), shared
 
 
 def setup_blocks(records: list[RunRecord], meta: dict) -> list[Block]:
@@ -85,7 +93,7 @@ def results_table(
     sel: findings.Selection,
     verdicts: dict,
     settings: dict,
-    varying: list[str],
+    varying: Varying,
 ) -> Table:
     """One row per shown entry: accuracies with intervals, Δ vs baseline, reference, params."""
     baseline = settings.get("baseline")
@@ -97,7 +105,10 @@ def results_table(
         header.append(f"Δ test vs {baseline} [95 %]")
     if refs:
         header.append(f"reference ({ref.get('set', 'test')})")
-    header += [*varying, "epochs", "status", "reading"]
+    columns = varying.keys if len(varying.keys) <= 4 else []
+    changes = "changes from the baseline" if varying.baseline else "setting"
+    header += [*columns, *([] if columns or not varying.keys else [changes])]
+    header += ["epochs", "status", "reading"]
     rows = []
     for i in shown:
         e = entries[i]
@@ -109,7 +120,9 @@ def results_table(
         if refs:
             row.append(f"{100 * refs[e.name].reference:.1f} %" if e.name in refs else "")
         r = run_row(e.first)
-        row += [fmt_param(r[PARAMS[k]]) for k in varying]
+        row += [fmt_param(r[PARAMS[k]]) for k in columns]
+        if varying.keys and not columns:
+            row.append(varying.short(r) or varying.same)
         row += [str(r["epochs_trained"]), e.status, verdicts[e.name].label]
         rows.append(row)
     highlight = {shown.index(sel.best)} if sel.best in shown else set()
@@ -286,45 +299,40 @@ def reference_blocks(entries: list[Entry], reference: dict | None) -> list[Block
 
 
 def grid_blocks(
-    grid: dict, entries: list[Entry], sel: findings.Selection, top: list[str], drawn
+    grid: dict,
+    entries: list[Entry],
+    sel: findings.Selection,
+    verdicts: dict,
+    top: list[str],
+    drawn,
 ) -> list[Block]:
     """A grid's points as one table (sorted by validation accuracy) and its heat map."""
+    from scratchlab.experiments.crossruns import dotted
+
     points = [i for i, e in enumerate(entries) if e.name in set(grid["runs"])]
     points.sort(key=lambda i: -_val(entries[i]))
     keys = [k for k, _ in grid["axes"]]
-    from scratchlab.experiments.crossruns import dotted
-
     rows = []
     for i in points:
         e = entries[i]
         mark = "★ " if i == sel.best else "≈ " if i in sel.tied else ""
-        rows.append(
-            [
-                mark + e.name,
-                *(fmt_param(dotted(e.config, k)) for k in keys),
-                pct_ci(e.acc("val")),
-                pct_ci(e.acc("test")),
-                e.status,
-            ]
-        )
+        values = [fmt_param(dotted(e.config, k)) for k in keys]
+        accs = [pct_ci(e.acc("val")), pct_ci(e.acc("test")), pct(e.acc("train").value, 1)]
+        rows.append([mark + e.name, *values, *accs, verdicts[e.name].label])
+    header = ["point", *keys, "val acc [95 %]", "test acc [95 %]", "train acc", "reading"]
+    caption = (
+        f"The {len(points)} points of grid `{grid['name']}`, best validation accuracy first "
+        "(★ and ≈ as in the results table)."
+    )
+    highlight = {0} if points and points[0] == sel.best else set()
     blocks: list[Block] = [
         Heading(f"Grid `{grid['name']}`", 2),
-        Table(
-            ["point", *keys, "val acc [95 %]", "test acc [95 %]", "status"],
-            rows,
-            f"The {len(points)} points of grid `{grid['name']}`, best validation accuracy first.",
-            {0} if points and points[0] == sel.best else set(),
-        ),
+        Table(header, rows, caption, highlight),
+        Figure(*drawn) if isinstance(drawn, tuple) else Para(drawn),
     ]
-    blocks.append(Figure(*drawn) if isinstance(drawn, tuple) else Para(drawn))
     if top:
-        blocks.append(
-            Para(
-                "Full sections follow for the top points only: "
-                + ", ".join(f"`{n}`" for n in top)
-                + "."
-            )
-        )
+        names = ", ".join(f"`{n}`" for n in top)
+        blocks.append(Para(f"Full sections follow for the top points only: {names}."))
     return blocks
 
 

@@ -7,6 +7,7 @@ ensemble members / repeats · retraining · figures · most-confused pairs · pe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from scratchlab.experiments.document import Block, Code, Figure, Heading, Para, Table
@@ -60,17 +61,43 @@ def fmt_param(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+@dataclass(frozen=True)
+class Varying:
+    """The parameters that differ between the runs shown, and each one's most common value.
+
+    `short(row)` names a run's setting in captions and tables: every varying parameter when
+    there are at most `FEW` of them (η 0.1, λ 0), else only those that differ from the
+    reference value — the baseline's, or the most common one (what a run changes)."""
+
+    keys: list[str]
+    common: dict[str, str]
+    baseline: str | None = None
+
+    FEW = 3
+
+    def short(self, row: dict) -> str:
+        keys = self.keys
+        if len(keys) > self.FEW:
+            keys = [k for k in keys if fmt_param(row[PARAMS[k]]) != self.common[k]]
+        return params_text(row, keys)
+
+    @property
+    def same(self) -> str:
+        """What `short` means when it is empty."""
+        return "the baseline's setting" if self.baseline else "the most common setting"
+
+
 def params_text(row: dict, keys: list[str] | None = None) -> str:
     """`η 0.1, λ 0, batch 100` for the given parameter labels (all when None)."""
     keys = list(PARAMS) if keys is None else keys
     return ", ".join(f"{k} {fmt_param(row[PARAMS[k]])}" for k in keys)
 
 
-def run_sections(entry: Entry, verdict: Verdict, varying: list[str], exp_dir: Path) -> list[Block]:
+def run_sections(entry: Entry, verdict: Verdict, varying: Varying, exp_dir: Path) -> list[Block]:
     """Heading, setup, reading, tables and figures of one entry."""
     run = entry.first
     row = run_row(run)
-    short = params_text(row, varying) if varying else ""
+    short = varying.short(row)
     blocks: list[Block] = [Heading(f"Run `{entry.name}`", 3)]
     if run.config.get("description"):
         blocks.append(Para(run.config["description"]))

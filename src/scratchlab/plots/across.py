@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 
-from scratchlab.plots._base import SMALL, TITLE_SIZE, fit_title, new_figure, save
+from scratchlab.plots._base import DPI, SMALL, TITLE_SIZE, fit_title, new_figure, save
 
 BEST, TIED, OTHER = "#d9641e", "#e8a25c", "#5f7fa8"
 
@@ -178,19 +178,22 @@ def plot_lr(
 def plot_stacked(images: Sequence[tuple[str, Path]], path, title: str | None = None):
     """Existing PNG figures (e.g. each run's weight templates) stacked, one labelled row each.
 
-    images: [(row label, PNG path)] — the caller checks where the files come from.
+    images: [(row label, PNG path)] — the caller checks where the files come from. The
+    figure is sized so each image keeps its own pixels (nearest-neighbour, no resampling),
+    which keeps it sharp and its palette small.
     """
     if not images:
         raise ValueError("no images to stack")
     arrays = [mpimg.imread(p) for _, p in images]
-    width = max(a.shape[1] for a in arrays)
-    heights = [a.shape[0] * 8.0 / width for a in arrays]
-    fig = new_figure(8.0, sum(heights) + 0.35 * len(arrays) + 0.4)
+    width_px = max(a.shape[1] for a in arrays)
+    width = width_px / DPI
+    heights = [a.shape[0] / DPI for a in arrays]
+    fig = new_figure(width, sum(heights) + 0.3 * len(arrays) + (0.4 if title else 0.0))
     axes = np.atleast_1d(fig.subplots(len(arrays), 1, height_ratios=heights))
     for ax, (label, _), arr in zip(axes, images, arrays, strict=True):
-        ax.imshow(arr, interpolation="antialiased")
+        ax.imshow(arr, interpolation="nearest")
         ax.set_axis_off()
         ax.set_title(label, fontsize=TITLE_SIZE - 1, loc="left")
     if title:
-        fig.suptitle(fit_title(title, 8.0), fontsize=TITLE_SIZE)
+        fig.suptitle(fit_title(title, width), fontsize=TITLE_SIZE)
     return save(fig, path)
