@@ -13,8 +13,9 @@ One run = one task (docs/CLUSTER.md):
             local checkpoints are removed (as `writers.write_run` does)
 
 So workers need no shared file system, and resume, the folder lock and "metrics.json last
-means finished" work as for local runs. A job is a dict of plain values (the spec as JSON),
-so a worker with another scratchlab can still read `job["version"]` and refuse the task.
+means finished" work as for local runs. The worker side and what travels with a task (plain
+values: a worker with another scratchlab can still read the version and refuse) are in
+`clustertask.py`.
 
 Retries: a worker that dies mid-run makes the scheduler give the task to another worker
 (up to `distributed.scheduler.allowed-failures`, 3 by default); the run starts again from
@@ -25,28 +26,31 @@ otherwise ("auto": the worker's cores // its task threads).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import logging
 import os
 import re
-import tempfile
 import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import scratchlab
-from scratchlab.errors import ConfigError, DataError, ScratchlabError
-from scratchlab.experiments.execute import train_run
-from scratchlab.experiments.rundata import load_run_data
+from scratchlab.errors import ConfigError, ScratchlabError
+from scratchlab.experiments.clustertask import (
+    confined,
+    first_line,
+    job_of,
+    probe,
+    read_files,
+    run_task,
+)
 from scratchlab.experiments.schema import RunSpec
-from scratchlab.experiments.writers import spec_json, write_config, write_run
+from scratchlab.experiments.writers import write_config
 from scratchlab.io import atomic_open
-from scratchlab.threads import ENV_VAR as THREADS_ENV
-from scratchlab.threads import available_cores, resolve_threads
 
-ENV_ADDRESS = "SCRATCHLAB_CLUSTER"
 ENV_TIMEOUT = "SCRATCHLAB_CLUSTER_TIMEOUT"  # seconds to connect, and to wait for a worker
 DEFAULT_TIMEOUT_S = 30.0
 ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*):(\d{1,5})")
+CLIENT_LOG = logging.getLogger("distributed.client")
 FORM = "tcp://HOST:PORT (the address `dask scheduler` prints), e.g. tcp://10.0.0.5:8786"
 
 
@@ -95,11 +99,15 @@ class ClusterSession:
         self.client = None
         self.topic = f"scratchlab-progress-{uuid.uuid4().hex[:12]}"
         self.notes: list[str] = []
+        self._log_level = CLIENT_LOG.level  # restored by close()
 
     def __enter__(self) -> ClusterSession:
+        # Dask's client logs connection trouble as tracebacks; ours is one line (see _result).
+        CLIENT_LOG.setLevel(logging.CRITICAL)
         try:
             self.client = self.dist.Client(self.address, timeout=self.timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
+            self.close()
             raise ConfigError(
                 f"cannot reach the Dask scheduler at {self.address} ({exc}); start one with "
                 "`dask scheduler`, or check the address and the network"
@@ -120,6 +128,7 @@ class ClusterSession:
             with contextlib.suppress(Exception):
                 self.client.close(timeout=5)
             self.client = None
+        CLIENT_LOG.setLevel(self._log_level)
 
     def _wait_for_workers(self) -> None:
         try:
@@ -160,7 +169,7 @@ class ClusterSession:
             if isinstance(answer, BaseException):
                 raise ConfigError(
                     f"worker {worker} cannot run scratchlab tasks ({type(answer).__name__}: "
-                    f"{_first_line(answer)}); install scratchlab {scratchlab.__version__} and its "
+                    f"{first_line(answer)}); install scratchlab {scratchlab.__version__} and its "
                     "dependencies on every worker"
                 )
 
@@ -201,24 +210,17 @@ class ClusterSession:
                 "allowed-failures times); look at the workers' logs (out of memory?) and run "
                 "the command again: finished runs are kept"
             ) from None
-        except (self.dist.CancelledError, OSError) as exc:
+        except self.dist.CancelledError:
             raise ScratchlabError(
-                f"run {spec.name!r} was lost on the cluster at {self.address} "
-                f"({type(exc).__name__}: {exc}); run the command again: finished runs are kept"
+                f"run {spec.name!r} was cancelled on the cluster at {self.address} (the "
+                "scheduler went away or cancelled it); run the command again: finished runs "
+                "are kept"
             ) from None
-
-
-def job_of(spec: RunSpec) -> dict:
-    """What travels with a task, as plain values: the spec as JSON, the scratchlab version, the
-    content fingerprint of each split the run loads, and the BLAS thread setting."""
-    splits = [spec.data.split] + ([spec.data.retrain_split] if spec.data.retrain_split else [])
-    env = os.environ.get(THREADS_ENV, "").strip().lower()
-    return {
-        "version": scratchlab.__version__,
-        "spec": spec_json(spec),
-        "fingerprints": {s: load_run_data(spec, split=s).fingerprint for s in splits},
-        "threads": "auto" if env == "auto" else resolve_threads(),
-    }
+        except OSError as exc:
+            raise ScratchlabError(
+                f"lost the connection to the scheduler at {self.address} while run "
+                f"{spec.name!r} trained ({exc}); run the command again: finished runs are kept"
+            ) from None
 
 
 def read_checkpoints(run_dir: Path) -> dict[str, bytes]:
@@ -226,98 +228,11 @@ def read_checkpoints(run_dir: Path) -> dict[str, bytes]:
     return read_files(run_dir, "checkpoint.npz") if run_dir.is_dir() else {}
 
 
-def read_files(folder: Path, pattern: str = "*") -> dict[str, bytes]:
-    """{path relative to `folder` (posix): content} of the files under it matching `pattern`."""
-    paths = (p for p in Path(folder).rglob(pattern) if p.is_file())
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in paths}
-
-
 def write_files(run_dir: Path, files: dict[str, bytes]) -> None:
     """Write a task's files atomically, metrics.json last; then drop the local checkpoints."""
     order = sorted(files, key=lambda rel: (rel == "metrics.json", rel))
     for rel in order:
-        with atomic_open(run_dir / _confined(rel), "wb") as handle:
+        with atomic_open(run_dir / confined(rel), "wb") as handle:
             handle.write(files[rel])
     for ckpt in run_dir.rglob("checkpoint.npz"):
         ckpt.unlink(missing_ok=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]
-
-
-def _confined(rel: str) -> PurePosixPath:
-    path = PurePosixPath(rel)
-    if path.is_absolute() or not path.parts or ".." in path.parts:
-        raise ScratchlabError(f"a worker returned the file name {rel!r}, outside its run folder")
-    return path
-
-
-# -- worker side ---------------------------------------------------------------------------
-
-
-def check_job(job: dict, where: str) -> RunSpec:
-    """Refuse a task made by another scratchlab version, or whose data differ here."""
-    mine, theirs = scratchlab.__version__, job.get("version")
-    if theirs != mine:
-        raise ConfigError(
-            f"worker {where} has scratchlab {mine} but the task comes from scratchlab "
-            f"{theirs}; install the same version on the client and every worker"
-        )
-    try:
-        spec = RunSpec.model_validate(job["spec"])
-    except ValueError as exc:  # pydantic's ValidationError: this worker's schema differs
-        raise ConfigError(
-            f"worker {where} cannot read the run spec ({_first_line(exc)}): its scratchlab "
-            f"{mine} differs from the client's; install the same code on every worker"
-        ) from None
-    for split, expected in job["fingerprints"].items():
-        try:
-            found = load_run_data(spec, split=split).fingerprint
-        except ScratchlabError as exc:
-            raise type(exc)(f"worker {where}: {exc}") from None
-        if found != expected:
-            raise DataError(
-                f"worker {where}: {spec.data.dataset} (split {split}) holds other data than the "
-                f"client's (fingerprint {found}, expected {expected}); give every worker the "
-                "same dataset files (SCRATCHLAB_DATA)"
-            )
-    return spec
-
-
-async def probe(jobs: list[dict], dask_worker=None) -> None:
-    """Run by `Client.run` on every worker; the data load runs off the worker's event loop."""
-    for job in jobs:
-        await asyncio.to_thread(check_job, job, dask_worker.address)
-
-
-def run_task(job: dict) -> dict[str, bytes]:
-    """One run on a worker: train in a temporary folder, return its files as bytes."""
-    from distributed import get_worker
-
-    worker = get_worker()
-    spec = check_job(job, worker.address)
-    _prepare_process(job["threads"], worker.state.nthreads)
-
-    def progress(epoch, n_epochs, row) -> None:
-        plain = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
-        worker.log_event(job["topic"], (spec.name, epoch, n_epochs, plain))
-
-    with tempfile.TemporaryDirectory(prefix="scratchlab-", dir=worker.local_directory) as tmp:
-        work, out = Path(tmp) / "work", Path(tmp) / "out"
-        for rel, data in job["checkpoints"].items():
-            (work / _confined(rel)).parent.mkdir(parents=True, exist_ok=True)
-            (work / _confined(rel)).write_bytes(data)
-        write_run(train_run(spec, work, progress=progress), out)
-        return read_files(out)
-
-
-def _prepare_process(threads: int | str, task_threads: int) -> None:
-    """The worker process's BLAS threads (process-wide, like a --jobs worker's) and allocator."""
-    from threadpoolctl import threadpool_limits
-
-    from scratchlab.allocator import keep_freed_memory
-
-    n = max(1, available_cores() // max(1, task_threads)) if threads == "auto" else int(threads)
-    keep_freed_memory()
-    threadpool_limits(limits=n, user_api="blas")
