@@ -192,16 +192,7 @@ def parse_experiment(
     groups: dict[str, list[str]] = {}
     grids: list[dict] = []
     for index, entry in enumerate(entries):
-        expanded, grid = _expand(entry, defaults, where, index)
-        merged_runs = []
-        for merged in expanded:
-            point, reps = _repeat(merged, entry.get("repeats", header.repeats), where)
-            if len(reps) > 1:
-                groups[point] = [r["name"] for r in reps]
-            merged_runs += reps
-        if grid is not None:
-            grids.append(grid)
-        for merged in merged_runs:
+        for merged in _expand_entry(entry, defaults, where, index, header.repeats, groups, grids):
             if overrides:
                 merged = _deep_merge(merged, overrides)
             label = f"{where}: run {merged.get('name', index + 1)!r}"
@@ -219,6 +210,23 @@ def parse_experiment(
     exp = Experiment(header, runs, source, raw, groups=groups, grids=grids, searches=searches)
     check_report_sections(exp, where)
     return exp
+
+
+def _expand_entry(
+    entry: dict, defaults: dict, where: str, index: int, repeats: int, groups: dict, grids: list
+) -> list[dict]:
+    """One [[runs]] entry → its merged runs (grid points × repeats); records its repeat
+    groups in `groups` and its grid in `grids`."""
+    expanded, grid = _expand(entry, defaults, where, index)
+    if grid is not None:
+        grids.append(grid)
+    out = []
+    for merged in expanded:
+        point, reps = _repeat(merged, entry.get("repeats", repeats), where)
+        if len(reps) > 1:
+            groups[point] = [r["name"] for r in reps]
+        out += reps
+    return out
 
 
 def _repeat(merged: dict, repeats: object, where: str) -> tuple[str, list[dict]]:
