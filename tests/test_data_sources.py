@@ -251,3 +251,37 @@ def test_registry_contents():
     assert len(DATASETS["fashion-mnist"].files) == 4
     with pytest.raises(Exception, match="unknown dataset 'svhn'"):
         registry.get_spec("svhn")
+
+
+def test_a_sample_under_scratchlab_data_does_not_shadow_a_verified_download(
+    data_env, official_fake_mnist
+):
+    """The newcomer path: the unverifiable sample stays where it is, the verified copy wins."""
+    write_mnist_folder(data_env / "mnist", mnist_parts(n_train=12, n_test=4), gz=False)
+    with pytest.warns(UserWarning, match="uncompressed files have no official md5"):
+        assert load_raw("mnist").verified is False  # only the sample so far
+    fetch("mnist")  # the official files (file:// here) into the cache
+    ds = load_raw("mnist")
+    assert ds.verified and ds.source == data_env.parent / "cache" / "mnist"
+
+
+def test_data_fetch_does_nothing_when_a_verified_copy_is_present(
+    data_env, official_fake_mnist, capsys
+):
+    from scratchlab.cli import main
+
+    os.replace(official_fake_mnist, data_env / "mnist")
+    assert main(["data", "fetch", "mnist"]) == 0
+    assert "a verified copy is already at" in capsys.readouterr().out
+    assert not (data_env.parent / "cache" / "mnist").exists()
+
+
+def test_a_download_larger_than_any_official_file_is_stopped(tmp_path, monkeypatch):
+    from scratchlab.data import sources
+
+    monkeypatch.setattr(sources, "MAX_DOWNLOAD_BYTES", 3 << 20)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (5 << 20))
+    with pytest.raises(DataError, match="exceeds 3 MiB"):
+        download(big.as_uri(), tmp_path / "out" / "big.bin", quiet=True)
+    assert not list((tmp_path / "out").iterdir())  # no partial file left behind

@@ -8,6 +8,13 @@ source file's resolved path, size and modification time: change or replace a fil
 its old entry is simply no longer used. Files are written atomically and ``meta.json``
 last, so a half-written entry is never read. A missing or unreadable entry means
 "decode again"; an unwritable cache only costs a warning.
+
+``<part>.X.npy`` is a plain uint8 ``.npy`` (n, d), and `load_entry` returns it as a
+read-only memory map (``np.load(mmap_mode="r")``): nothing is read until rows are used,
+the pages are the page cache's (shared by every process on the same data, dropped by the
+kernel under memory pressure, never anonymous memory), so training and evaluation read a
+set of any size batch by batch. An entry replaced or pruned while mapped stays readable
+(the mapping holds the old file). Labels are small and loaded into memory.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 from scratchlab.data.fileio import atomic_write
 from scratchlab.data.locate import Location
 from scratchlab.data.sources import cache_dir
+from scratchlab.errors import ScratchlabError
 
 VERSION = 1  # bump when the decoded layout changes
 log = logging.getLogger(__name__)
@@ -43,13 +51,14 @@ def entry_dir(loc: Location) -> Path:
 
 
 def load_entry(loc: Location) -> tuple[dict, dict] | None:
-    """``(parts, meta)`` from the cache, or None when there is no usable entry."""
+    """``(parts, meta)`` from the cache (X as read-only memory maps), or None when there is
+    no usable entry."""
     try:
         d = entry_dir(loc)
         meta = json.loads((d / "meta.json").read_text())
         parts = {}
         for part in meta["parts"]:
-            X = np.load(d / f"{part}.X.npy", allow_pickle=False)
+            X = np.load(d / f"{part}.X.npy", mmap_mode="r", allow_pickle=False)
             y = np.load(d / f"{part}.y.npy", allow_pickle=False)
             if X.dtype != np.uint8 or X.ndim != 2 or y.shape != (X.shape[0],):
                 return None
@@ -68,7 +77,7 @@ def save_entry(loc: Location, parts: dict, meta: dict) -> None:
             atomic_write(d / f"{part}.y.npy", lambda f, a=y: np.save(f, a, allow_pickle=False))
         body = json.dumps({**meta, "parts": list(parts)}, indent=1).encode()
         atomic_write(d / "meta.json", lambda f: f.write(body))
-    except OSError as exc:
+    except (OSError, ScratchlabError) as exc:  # atomic_open reports OSError this way
         msg = f"could not write the decoded-array cache in {d} ({exc}); set SCRATCHLAB_CACHE"
         log.warning(msg)
         warnings.warn(msg, stacklevel=3)

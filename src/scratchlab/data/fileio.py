@@ -13,11 +13,9 @@ chunks, so a small hostile file cannot make them allocate more than about the ca
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import struct
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,16 +147,9 @@ def mismatch_message(file: str | Path, expected: str, actual: str, name: str) ->
 
 
 def atomic_write(path: Path, writer) -> None:
-    """Call `writer(file_object)` on a temporary file beside `path`, then rename it.
+    """Call `writer(binary file)` on a temporary sibling of `path`, then rename it into place
+    (`scratchlab.io.atomic_open`: the one atomic writer of the package)."""
+    from scratchlab.io import atomic_open
 
-    Readers never see a half-written file: `os.replace` is atomic on one filesystem.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as handle:
+        writer(handle)

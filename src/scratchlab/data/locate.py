@@ -1,6 +1,7 @@
 """Finding a dataset's files, and checking them against the official md5 sums.
 
-Lookup order (first hit wins):
+Lookup order (first hit wins, except that a copy whose md5 verifies wins over an earlier one
+that cannot be verified, so a sample under $SCRATCHLAB_DATA never shadows a download):
 1. an explicit `path` (a folder or archive; its dataset sub-folders are searched too);
 2. each folder in ``$SCRATCHLAB_DATA``, in its dataset folders -- for cifar10 the root
    itself, ``cifar10/``, ``cifar-10/`` ... and any ``cifar*/`` folder (e.g.
@@ -69,11 +70,21 @@ def find(name: str, path: str | Path | None = None) -> Location | None:
             if loc := _probe(spec, d, "path"):
                 return loc
         raise DataError(f"{path} holds no complete {spec.title} files; {_expected(spec)}")
-    for root in data_roots():
-        for d in _search_dirs(spec, root):
-            if loc := _probe(spec, d, "SCRATCHLAB_DATA"):
+    found = [loc for root in data_roots() for d in _search_dirs(spec, root)
+             if (loc := _probe(spec, d, "SCRATCHLAB_DATA"))]  # fmt: skip
+    if loc := _probe(spec, cache_dir() / name, "cache"):
+        found.append(loc)
+    return _prefer_verified(found)
+
+
+def _prefer_verified(found: list[Location]) -> Location | None:
+    """The first location, unless it cannot be verified and a later one can: a sample or an
+    extracted folder under $SCRATCHLAB_DATA never shadows an official download."""
+    if len(found) > 1 and check(found[0]).state != "verified":
+        for loc in found[1:]:
+            if check(loc).state == "verified":
                 return loc
-    return _probe(spec, cache_dir() / name, "cache")
+    return found[0] if found else None
 
 
 def searched(name: str) -> list[Path]:

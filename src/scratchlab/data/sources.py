@@ -26,9 +26,11 @@ from pathlib import Path
 from scratchlab.data.fileio import md5_file, mismatch_message
 from scratchlab.data.registry import FileSpec, get_spec
 from scratchlab.errors import DataError
+from scratchlab.io import atomic_open
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
+MAX_DOWNLOAD_BYTES = 256 << 20  # the largest official file (CIFAR-10 Matlab, 175 MB) fits
 
 
 def urlopen(url: str):
@@ -78,40 +80,54 @@ def download(
 ) -> Path:
     """Download `url` to `dest` atomically, verifying `md5` when given.
 
-    Writes ``dest.part`` while streaming and renames it only once the md5 matches;
-    on any failure the ``.part`` file is removed and a DataError says what happened.
+    Streams into a hidden temporary sibling (scratchlab.io.atomic_open) and renames it only
+    once the md5 matches; a download larger than MAX_DOWNLOAD_BYTES is stopped. On any
+    failure the temporary file is removed and a DataError says what happened.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
     digest = hashlib.md5(usedforsecurity=False)
+    limit = MAX_DOWNLOAD_BYTES
     try:
-        with (opener or urlopen)(url) as response, open(part, "wb") as out:
+        with (opener or urlopen)(url) as response, atomic_open(dest, "wb") as out:
             headers = getattr(response, "headers", None)
             total = int(headers.get("Content-Length") or 0) if headers is not None else 0
             with _progress(dest.name, total, quiet) as advance:
-                while chunk := response.read(CHUNK):
+                received = 0
+                for chunk in _chunks(response, url, dest):
+                    received += len(chunk)
+                    if received > limit:
+                        raise DataError(f"download of {url} exceeds {limit >> 20} MiB, more "
+                                        "than any official file; stopped")  # fmt: skip
                     out.write(chunk)
                     digest.update(chunk)
                     advance(len(chunk))
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        part.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        raise DataError(
-            f"could not download {url}: {reason}; download it by hand into {dest.parent} "
-            "or point SCRATCHLAB_DATA at a folder that holds it"
-        ) from exc
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    actual = digest.hexdigest()
-    if md5 is not None and actual != md5:
-        part.unlink(missing_ok=True)
-        raise DataError(
-            f"download of {url} failed its check: " + mismatch_message(dest, md5, actual, name)
-        )
-    os.replace(part, dest)
+            actual = digest.hexdigest()
+            if md5 is not None and actual != md5:  # raised inside: the file is not renamed
+                raise DataError(f"download of {url} failed its check: "
+                                + mismatch_message(dest, md5, actual, name))  # fmt: skip
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # opening the URL
+        raise _failed(url, dest, exc) from exc
     return dest
+
+
+def _chunks(response, url: str, dest: Path) -> Iterator[bytes]:
+    """The response's bytes; a read error is a DataError (not a write error of `dest`)."""
+    while True:
+        try:
+            chunk = response.read(CHUNK)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise _failed(url, dest, exc) from exc
+        if not chunk:
+            return
+        yield chunk
+
+
+def _failed(url: str, dest: Path, exc: BaseException) -> DataError:
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    return DataError(
+        f"could not download {url}: {reason}; download it by hand into "
+        f"{dest.parent} or point SCRATCHLAB_DATA at a folder that holds it"
+    )
 
 
 def files_to_fetch(name: str, fmt: str | None = None) -> list[FileSpec]:
