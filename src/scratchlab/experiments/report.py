@@ -20,6 +20,7 @@ from pathlib import Path
 from scratchlab import __version__
 from scratchlab.errors import ConfigError
 from scratchlab.experiments import crossruns, findings
+from scratchlab.experiments import report_compare as rc
 from scratchlab.experiments import report_results as rr
 from scratchlab.experiments.document import (
     Block,
@@ -107,16 +108,16 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     blocks += _results(entries, shown, sel, verdicts, settings, varying, fig_dir)
     blocks += rr.findings_blocks(entries, shown, sel, verdicts, settings, grids)
     if settings.get("baseline"):
-        blocks += rr.baseline_blocks(entries, settings["baseline"])
-    blocks += rr.reference_blocks(entries, settings.get("reference"))
+        blocks += rc.baseline_blocks(entries, settings["baseline"])
+    blocks += rc.reference_blocks(entries, settings.get("reference"))
     for g in grids:
         drawn = crossruns.grid_heatmap(g, entries, fig_dir)
-        blocks += rr.grid_blocks(g, entries, sel, verdicts, _top(g, entries), drawn)
+        blocks += rc.grid_blocks(g, entries, sel, verdicts, _top(g, entries), drawn)
     blocks += _named_figures(settings, records, entries, fig_dir)
-    blocks += rr.loss_blocks([entries[i] for i in shown])
-    blocks += rr.retrained_blocks(entries)
+    blocks += rc.loss_blocks([entries[i] for i in shown])
+    blocks += rc.retrained_blocks(entries)
     if (exp_dir / "gradcheck.json").is_file():
-        blocks += rr.gradcheck_blocks(read_json(confined(exp_dir, "gradcheck.json", "report")))
+        blocks += rc.gradcheck_blocks(read_json(confined(exp_dir, "gradcheck.json", "report")))
     blocks.append(Heading("Runs", 2))
     for i in shown:
         blocks += run_sections(entries[i], verdicts[entries[i].name], varying, exp_dir)
@@ -149,7 +150,7 @@ def _figure_dir(exp_dir: Path) -> Path:
 def _top(grid: dict, entries: list[Entry]) -> list[str]:
     """The grid's best `TOP_GRID` points on validation (diverged points last)."""
     points = [e for e in entries if e.name in set(grid["runs"])]
-    points.sort(key=lambda e: -rr._val(e))
+    points.sort(key=lambda e: -rc.selection_value(e))
     return [e.name for e in points[:TOP_GRID]]
 
 

@@ -44,24 +44,8 @@ def plot_intervals(
     tied_set = set(tied)
     for i in range(n):
         colour = BEST if i == best else TIED if i in tied_set else OTHER
-        if not np.isfinite(v[i]):
-            ax.text(
-                np.nanmin(lo) if np.isfinite(lo).any() else 0,
-                i,
-                " n/a",
-                va="center",
-                fontsize=SMALL,
-            )
-            continue
-        ax.plot([lo[i], hi[i]], [i, i], color=colour, lw=2.2, solid_capstyle="butt")
-        ax.plot([v[i]], [i], "o", color=colour, ms=6)
-        ax.annotate(
-            f"{v[i]:.1f}",
-            (hi[i], i),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=SMALL - 1,
+        _interval_row(
+            ax, i, v[i], lo[i], hi[i], colour, np.nanmin(lo) if np.isfinite(lo).any() else 0
         )
     names = [("★ " if i == best else "") + str(s) for i, s in enumerate(labels)]
     ax.set_yticks(pos, names, fontsize=SMALL)
@@ -77,6 +61,23 @@ def plot_intervals(
         fit_title(title or "Accuracy per run with 95 % intervals", 7.8), fontsize=TITLE_SIZE
     )
     return save(fig, path)
+
+
+def _interval_row(ax, i: int, v: float, lo: float, hi: float, colour: str, left: float) -> None:
+    """Row i of `plot_intervals`: a bar from lo to hi, a dot at v and its value; "n/a" if NaN."""
+    if not np.isfinite(v):
+        ax.text(left, i, " n/a", va="center", fontsize=SMALL)
+        return
+    ax.plot([lo, hi], [i, i], color=colour, lw=2.2, solid_capstyle="butt")
+    ax.plot([v], [i], "o", color=colour, ms=6)
+    ax.annotate(
+        f"{v:.1f}",
+        (hi, i),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=SMALL - 1,
+    )
 
 
 def plot_heatmaps(
