@@ -231,3 +231,14 @@ def test_on_the_same_images_the_verdict_follows_mcnemar(tmp_path):
     assert effect.test.test.p_exact == pytest.approx(0.0625)
     assert effect.label == "no detectable difference"
     assert "McNemar exact p = 0.062" in cmp.effect_text(effect, "base")
+
+
+def test_repeats_are_recognised_without_the_experiment_files_record(tmp_path):
+    from scratchlab.experiments.entries import infer_groups
+
+    lab = Lab(tmp_path / "lab")
+    for k in range(3):
+        lab.run(f"x-r{k}", val=(380 + k, 1000), spec={"seed": k})
+    lab.run("y-r0", spec={"seed": 0})
+    lab.run("y-r1", spec={"seed": 1, "train": {"eta": 0.1}})  # another setting: not repeats
+    assert infer_groups(load_records(lab.dir, lab.runs)) == {"x": ["x-r0", "x-r1", "x-r2"]}

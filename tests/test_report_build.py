@@ -199,3 +199,14 @@ def test_unfinished_runs_are_left_out_and_counted(tmp_path):
     lab.write()
     md = build_report(lab.dir)[0].read_text()
     assert "1 of 2 runs finished" in md and "Run `pending`" not in md
+
+
+def test_repeats_are_grouped_even_without_the_report_record(tmp_path):
+    lab = Lab(tmp_path / "lab")
+    for k in range(3):
+        lab.run(f"x-r{k}", val=(380 + 5 * k, 1000), spec={"seed": k})
+    lab.run("other", val=(300, 1000))
+    lab.write()  # experiment.json without "report"
+    md = build_report(lab.dir)[0].read_text()
+    assert "| ≈ x (×3) |" in md or "| x (×3) |" in md or "★ x (×3)" in md
+    assert "`x` repeated over 3 seeds" in md and "mean ± std" in md

@@ -5,12 +5,15 @@
                                                 (stats.repeated_interval), spread = mean ± std
 
 Repeat groups come from experiment.json's `report.groups` (written from the experiment file);
-a group whose runs have not all finished is reported over the runs that have.
+without that record, runs named `<name>-r<k>` whose configs differ only in name and seed are
+grouped (`infer_groups`). A group whose runs have not all finished is reported over the runs
+that have.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +87,28 @@ def build_entries(records: list[RunRecord], groups: dict[str, list[str]]) -> lis
             runs = [by_name[n] for n in groups[group] if n in by_name]
             entries.append(Entry(group, runs))
     return entries
+
+
+_REPEAT = re.compile(r"^(?P<base>.+)-r\d+$")
+
+
+def infer_groups(records: list[RunRecord]) -> dict[str, list[str]]:
+    """Repeat groups read from the runs themselves: two or more runs `<base>-r<k>` whose
+    config.json are equal but for `name`, `seed` and the description."""
+    by_base: dict[str, list[RunRecord]] = {}
+    for r in records:
+        match = _REPEAT.match(r.name)
+        if match:
+            by_base.setdefault(match["base"], []).append(r)
+
+    def setting(r: RunRecord) -> dict:
+        return {k: v for k, v in r.config.items() if k not in ("name", "seed", "description")}
+
+    return {
+        base: [r.name for r in runs]
+        for base, runs in by_base.items()
+        if len(runs) > 1 and all(setting(r) == setting(runs[0]) for r in runs)
+    }
 
 
 def same_images(a: Entry, b: Entry, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

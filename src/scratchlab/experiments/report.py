@@ -15,11 +15,12 @@ has none of those sections.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
 
 from scratchlab import __version__
 from scratchlab.errors import ConfigError
-from scratchlab.experiments import crossruns, findings
+from scratchlab.experiments import crossruns, findings, report_formats
 from scratchlab.experiments import report_compare as rc
 from scratchlab.experiments import report_results as rr
 from scratchlab.experiments.document import (
@@ -29,14 +30,12 @@ from scratchlab.experiments.document import (
     Heading,
     Para,
     number,
-    to_html,
-    to_markdown,
 )
-from scratchlab.experiments.entries import Entry, build_entries
+from scratchlab.experiments.entries import Entry, build_entries, infer_groups
 from scratchlab.experiments.records import RunRecord, confined, load_records
 from scratchlab.experiments.report_runs import run_sections
 from scratchlab.experiments.summary import run_row, write_summary_csv
-from scratchlab.io import read_json, write_text
+from scratchlab.io import read_json
 
 _KIND_TITLES = {
     "curves": "Learning curves",
@@ -48,9 +47,13 @@ _KIND_TITLES = {
 TOP_GRID = 3  # full run sections for this many of a grid's points (best validation first)
 
 
-def build_report(exp_dir: str | Path) -> tuple[Path, Path]:
-    """Write summary.csv, report.md and report.html in `exp_dir`; return the two report paths."""
+def build_report(
+    exp_dir: str | Path, formats: Sequence[str] = report_formats.DEFAULT
+) -> tuple[Path, ...]:
+    """Write summary.csv and the report in each of `formats` (`report_formats.FILES`; default
+    report.md and report.html) in `exp_dir`; return the reports' paths in `formats` order."""
     exp_dir = Path(exp_dir)
+    report_formats.check(formats)  # e.g. no PDF library: one line, before anything is written
     meta_path = exp_dir / "experiment.json"
     if not meta_path.is_file():
         raise ConfigError(
@@ -67,10 +70,7 @@ def build_report(exp_dir: str | Path) -> tuple[Path, Path]:
             "rerun the experiment (delete a damaged run's folder to retrain it)"
         ) from None
     write_summary_csv(exp_dir / "summary.csv", [run_row(r) for r in records])
-    md_path, html_path = exp_dir / "report.md", exp_dir / "report.html"
-    write_text(md_path, to_markdown(blocks, exp_dir, root=exp_dir))
-    write_text(html_path, to_html(blocks, _title(meta), root=exp_dir))
-    return md_path, html_path
+    return report_formats.write(blocks, _title(meta), exp_dir, formats)
 
 
 def summary_rows(exp_dir: str | Path, run_names: list[str]) -> list[dict]:
@@ -83,8 +83,10 @@ def _title(meta: dict) -> str:
 
 
 def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
-    settings = meta.get("report") or {}
-    entries = build_entries(records, settings.get("groups") or {})
+    settings = dict(meta.get("report") or {})
+    if "groups" not in settings:  # written before experiment.json carried the report's record
+        settings["groups"] = infer_groups(records)
+    entries = build_entries(records, settings["groups"])
     blocks = _header(meta, records) + [Contents()]
     if not entries:
         return blocks + [Para("No run has finished yet.")]
