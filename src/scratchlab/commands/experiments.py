@@ -75,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     report = sub.add_parser("report", help="rebuild the report of a results folder")
     report.add_argument("dir", type=Path, help="the experiment's results folder")
+    report.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="{html,md,pdf,latex}",
+        help="report files to write, repeated or comma-separated, e.g. --format pdf,latex "
+        "(default: md and html; see the README's hand-in formats)",
+    )
     report.set_defaults(func=_report)
 
 
@@ -147,17 +155,21 @@ def _execute(
 
 
 def _report(args: argparse.Namespace) -> int:
+    from scratchlab.experiments import report_formats
     from scratchlab.experiments.report import build_report
     from scratchlab.experiments.store import ResultsFolder
 
+    formats = report_formats.parse(args.formats)
     if not (args.dir / "experiment.json").is_file():
         raise ConfigError(
             f"{args.dir} is not an experiment results folder (no experiment.json); "
             "pass the folder `scratchlab run` wrote, e.g. results/assignment1"
         )
+    report_formats.check(formats)
     with ResultsFolder(args.dir):
-        md, html = build_report(args.dir)
-    print(f"Report: {html}\n        {md}")
+        paths = dict(zip(formats, build_report(args.dir, formats), strict=True))
+    shown = [paths[f] for f in ("html", "md", "pdf", "latex") if f in paths]
+    print("Report: " + "\n        ".join(str(p) for p in shown))
     return 0
 
 

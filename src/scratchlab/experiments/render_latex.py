@@ -1,0 +1,260 @@
+"""The report as one LaTeX file (`report.tex`) that compiles unchanged in its folder.
+
+The same blocks as report.md / report.html (`document.py`), rendered for pdfLaTeX:
+
+    Heading 1      \\title + \\maketitle (later ones: \\section*)
+    Heading 2/3/4  \\section / \\subsection / \\subsubsection (bookmarks via \\texorpdfstring)
+    Contents       \\tableofcontents (filled on the second pdflatex pass, as usual)
+    Para, Bullets  text, itemize
+    Table          longtable with booktabs rules (\\toprule, \\midrule, \\bottomrule), its
+                   header repeated on every page; numeric columns right-aligned, highlighted
+                   rows bold; the font shrinks (small → footnotesize → scriptsize) until the
+                   estimated width fits the text width, then long text columns wrap
+    Figure         figure[H] with \\includegraphics of the PNG by its path relative to the
+                   .tex, so the folder compiles as it is; scaled as in report.html (a
+                   1200-pixel-wide image spans the text width, none taller than 45 % of it)
+    Code           alltt (spaces kept, specials escaped)
+
+Figures and tables keep the numbers `document.number` gave them (the counters are set before
+each caption), so "Table 3" means the same table in every format. Every piece of text goes
+through `latex_text` (no character of a run, class or caption is LaTeX markup). Figures must
+lie inside `root`; a path LaTeX cannot name literally is refused with one line.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+from scratchlab.errors import ScratchlabError
+from scratchlab.experiments.document import (
+    Block,
+    Bullets,
+    Code,
+    Contents,
+    Figure,
+    Heading,
+    Para,
+    Table,
+    alignments,
+    png_path,
+)
+from scratchlab.experiments.latex_text import alltt, escape, inline, plain
+from scratchlab.experiments.records import png_bytes
+
+PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
+% Written by scratchlab; compile with: pdflatex report.tex (twice, for the contents) or
+% latexmk -pdf report.tex. Needs: geometry, lmodern, amssymb, graphicx, booktabs,
+% longtable, array, float, alltt, caption, hyperref (all in TeX Live's latex-recommended).
+\usepackage[T1]{fontenc}
+\usepackage[utf8]{inputenc}
+\usepackage{lmodern}
+\usepackage[a4paper,margin=2cm]{geometry}
+\usepackage{amssymb}
+\usepackage{graphicx}
+\usepackage{booktabs}
+\usepackage{longtable}
+\usepackage{array}
+\usepackage{float}
+\usepackage{alltt}
+\usepackage[font=small,labelfont=bf,skip=4pt]{caption}
+\usepackage[hidelinks]{hyperref}
+\setcounter{tocdepth}{2}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.6\baselineskip}
+\setlength{\LTpre}{0.5\baselineskip}
+\setlength{\LTpost}{0.5\baselineskip}
+% \needlines{h}: a new page unless h is left (keeps a heading with what follows it)
+\newcommand{\needlines}[1]{\par\penalty-100\begingroup\dimen0=\pagegoal
+  \advance\dimen0 by -\pagetotal\ifdim\dimen0<#1\relax\ifdim\dimen0>0pt\vfil\fi
+  \break\fi\endgroup}
+"""
+
+TEXT_WIDTH_PT = 483.7  # A4 (597.5 pt) less 2 cm margins on each side
+FULL_WIDTH_PX = 1200  # report.html's page width: an image this wide spans the text width
+_SIZES = (("small", 9.0), ("footnotesize", 8.0), ("scriptsize", 7.0))
+_COLSEP_PT = 4.0
+_MIN_HEADER = 9  # a stacked header's lines hold at least this many characters
+_CHAR_EM = 0.5  # average width of a character, in em (Latin Modern, digits and lower case)
+_SECTIONS = {2: "section", 3: "subsection", 4: "subsubsection"}
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./=,+-]+$")
+
+
+def to_latex(blocks: list[Block], base: Path, root: Path | None = None) -> str:
+    """The whole .tex document; figures linked relative to `base` (where it is written) and
+    confined to `root` (default `base`)."""
+    base = Path(base).resolve()
+    root = Path(root).resolve() if root else base
+    body: list[str] = []
+    titled = False
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(_heading(b, titled))
+            titled = titled or b.level == 1
+        elif isinstance(b, Para):
+            body.append(inline(b.text))
+        elif isinstance(b, Bullets):
+            items = "\n".join(r"  \item " + inline(t) for t in b.items)
+            body.append(
+                "\\begin{itemize}\\setlength{\\itemsep}{0pt}\n" + items + "\n\\end{itemize}"
+            )
+        elif isinstance(b, Table):
+            body.append(_table(b))
+        elif isinstance(b, Figure):
+            body.append(_figure(b, base, root))
+        elif isinstance(b, Code):
+            body.append(_code(b.text))
+        elif isinstance(b, Contents):
+            body.append(r"\renewcommand{\contentsname}{" + escape(b.title) + "}\n\\tableofcontents")
+    return PREAMBLE + "\n\\begin{document}\n\n" + "\n\n".join(body) + "\n\n\\end{document}\n"
+
+
+def _heading(b: Heading, titled: bool) -> str:
+    text = inline(b.text)
+    if b.level == 1 and not titled:
+        return "\\title{" + text + "}\n\\author{}\n\\date{}\n\\maketitle"
+    if b.level == 1:
+        return "\\section*{" + text + "}"
+    command = _SECTIONS.get(b.level, "paragraph")
+    if text != plain(b.text):
+        text = f"\\texorpdfstring{{{text}}}{{{plain(b.text)}}}"
+    keep = "\\needlines{0.2\\textheight}\n" if b.level <= 4 else ""
+    return f"{keep}\\{command}{{{text}}}"
+
+
+def _code(text: str) -> str:
+    return "{\\footnotesize\n\\begin{alltt}\n" + alltt(text.rstrip()) + "\n\\end{alltt}\n}"
+
+
+# -- tables -------------------------------------------------------------------------------
+def _table(b: Table) -> str:
+    align = alignments(b)
+    widths = _natural_widths(b, stack=False)
+    size, spec, wrapped = _layout(widths, align)
+    if size != _SIZES[0][0]:  # too wide with one-line headers: stack them
+        widths = _natural_widths(b, stack=True)
+        size, spec, wrapped = _layout(widths, align)
+    header = " & ".join(
+        _header_cell(h, w, a, j in wrapped)
+        for j, (h, w, a) in enumerate(zip(b.header, widths, align, strict=False))
+    )
+    head = f"\\toprule\n{header} \\\\\n\\midrule\n"
+    lines = [f"{{\\{size}\n\\setlength{{\\tabcolsep}}{{{_COLSEP_PT:g}pt}}"]
+    if b.caption and b.number:  # before the table: inside it only \caption may open a row
+        lines.append(f"\\setcounter{{table}}{{{b.number - 1}}}")
+    lines.append(f"\\begin{{longtable}}{{@{{}}{spec}@{{}}}}")
+    if b.caption:
+        lines.append(f"\\caption{{{inline(b.caption)}}} \\\\")
+    lines.append(head + "\\endfirsthead")
+    lines.append(head + "\\endhead")
+    lines.append("\\midrule\n\\endfoot\n\\bottomrule\n\\endlastfoot")
+    n = len(b.header)
+    for i, row in enumerate(b.rows):
+        cells = [str(c) for c in row][:n] + [""] * (n - len(row))
+        cells = [_cell(c, i in b.highlight) for c in cells]
+        lines.append(" & ".join(cells) + " \\\\")
+    lines.append("\\end{longtable}\n}")
+    return "\n".join(lines)
+
+
+def _cell(text: str, bold: bool) -> str:
+    out = inline(text)
+    return "\\textbf{" + out + "}" if bold and out else out
+
+
+def _natural_widths(b: Table, stack: bool) -> list[int]:
+    """Characters each column needs: its longest cell or its header (`stack`: the header's
+    longest word, at least `_MIN_HEADER` characters, as headers then wrap onto lines)."""
+    widths = []
+    for j, h in enumerate(b.header):
+        cells = [_length(r[j]) for r in b.rows if j < len(r)]
+        if stack:
+            words = [len(w) for w in str(h).replace("**", "").replace("`", "").split()]
+            head = max([*words, min(_length(h), _MIN_HEADER)])
+        else:
+            head = _length(h)
+        widths.append(max([1, *cells, head]))
+    return widths
+
+
+def _length(text: object) -> int:
+    return len(str(text).replace("**", "").replace("`", ""))
+
+
+def _layout(widths: list[int], align: list[str]) -> tuple[str, str, set[int]]:
+    """(font size, column spec, wrapped columns): the largest size whose estimated width
+    fits; if none does, the widest text columns become wrapping p{} columns at scriptsize."""
+    sep = 2 * _COLSEP_PT * len(widths)
+    for size, pt in _SIZES:
+        if sum(widths) * _CHAR_EM * pt + sep <= TEXT_WIDTH_PT:
+            return size, "".join("l" if a == "left" else "r" for a in align), set()
+    size, pt = _SIZES[-1]
+    char = _CHAR_EM * pt
+    fixed = [j for j, a in enumerate(align) if a != "left"]
+    text = sorted((j for j, a in enumerate(align) if a == "left"), key=lambda j: -widths[j])
+    wrapped: set[int] = set()
+    while text and sum(widths[j] for j in range(len(widths)) if j not in wrapped) * char + sep > (
+        TEXT_WIDTH_PT
+    ):
+        wrapped.add(text.pop(0))
+    room = TEXT_WIDTH_PT - sep - char * sum(widths[j] for j in fixed + text)
+    total = sum(widths[j] for j in wrapped) or 1
+    spec = []
+    for j, a in enumerate(align):
+        if j in wrapped:
+            frac = max(room * widths[j] / total, 60.0) / TEXT_WIDTH_PT
+            spec.append(f">{{\\raggedright\\arraybackslash}}p{{{frac:.3f}\\linewidth}}")
+        else:
+            spec.append("l" if a == "left" else "r")
+    return size, "".join(spec), wrapped
+
+
+def _header_cell(text: str, width: int, align: str, wrapped: bool) -> str:
+    """A header wider than its column breaks into stacked lines (a nested tabular)."""
+    words = str(text).split()
+    if wrapped or len(str(text)) <= width or len(words) < 2:
+        return inline(text)
+    lines: list[str] = []
+    for w in words:
+        if lines and len(lines[-1]) + 1 + len(w) <= width:
+            lines[-1] += " " + w
+        else:
+            lines.append(w)
+    col = "l" if align == "left" else "r"
+    rows = " \\\\ ".join(inline(line) for line in lines)
+    return f"\\begin{{tabular}}[b]{{@{{}}{col}@{{}}}}{rows}\\end{{tabular}}"
+
+
+# -- figures ------------------------------------------------------------------------------
+def _figure(b: Figure, base: Path, root: Path) -> str:
+    path = Path(b.path)
+    rel_root = path.relative_to(root) if path.is_absolute() and path.is_relative_to(root) else path
+    resolved = png_path(root, rel_root, b.caption)
+    if not resolved.is_relative_to(base):
+        raise ScratchlabError(
+            f"cannot link figure {str(rel_root)!r} from report.tex: it lies outside {base.name}/"
+        )
+    rel = resolved.relative_to(base).as_posix()
+    if not _SAFE_PATH.match(rel):
+        raise ScratchlabError(
+            f"cannot name figure {rel!r} in LaTeX (use letters, digits and _ . = , + - only); "
+            "rename the file or run, or use --format md,html"
+        )
+    frac = min(1.0, _png_width(root, rel_root, b.caption) / FULL_WIDTH_PX)
+    lines = [
+        "\\begin{figure}[H]",
+        "\\centering",
+        f"\\includegraphics[width={frac:.2f}\\linewidth,height=0.45\\textheight,"
+        f"keepaspectratio]{{{rel}}}",
+    ]
+    if b.number:
+        lines.append(f"\\setcounter{{figure}}{{{b.number - 1}}}")
+    lines += [f"\\caption{{{inline(b.caption)}}}", "\\end{figure}"]
+    return "\n".join(lines)
+
+
+def _png_width(root: Path, rel: Path, caption: str) -> int:
+    """The image's width in pixels (the PNG's IHDR chunk: bytes 16–19, big-endian)."""
+    data = png_bytes(root, rel, f"figure {caption[:40]!r}")
+    return struct.unpack(">I", data[16:20])[0]
