@@ -210,3 +210,13 @@ def test_repeats_are_grouped_even_without_the_report_record(tmp_path):
     md = build_report(lab.dir)[0].read_text()
     assert "| ≈ x (×3) |" in md or "| x (×3) |" in md or "★ x (×3)" in md
     assert "`x` repeated over 3 seeds" in md and "mean ± std" in md
+
+
+def test_per_class_metrics_and_confused_pairs_are_in_percent(a1):
+    _, md, _ = a1
+    prf = table_after(md, "per-class metrics on the test set")
+    assert prf[0] == ["class", "precision", "recall", "F1", "support"]
+    assert prf[1] == ["class0", "50.0 %", "50.0 %", "50.0 %", "100"]
+    pairs = table_after(md, "the most confused pairs")
+    assert pairs[0] == ["true class", "predicted as", "images", "share of the true class"]
+    assert pairs[1][3].endswith(" %") and int(pairs[1][2]) >= int(pairs[2][2])

@@ -283,7 +283,7 @@ def _confusion_blocks(run: RunRecord) -> list[Block]:
             )
         )
     prf = [
-        [name, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", str(s)]
+        [name, pct(p, 1), pct(r, 1), pct(f, 1), count(s)]
         for name, p, r, f, s in zip(
             names,
             report["precision"],
