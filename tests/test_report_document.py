@@ -95,3 +95,12 @@ def test_a_repeated_image_is_embedded_once(tmp_path):
 def test_html_with_figures_needs_a_root(tmp_path):
     with pytest.raises(ValueError, match="root"):
         to_html([Figure(tiny_png(tmp_path / "a.png"), "A")], "t")
+
+
+def test_differences_print_with_real_signs_and_no_negative_zero():
+    from scratchlab.experiments.stats import Interval
+    from scratchlab.experiments.textfmt import pts_ci, signed
+
+    assert signed(1.25) == "+1.2" and signed(-0.5) == "−0.5" and signed(-0.04) == "0.0"
+    assert pts_ci(Interval(0.0, -0.0004, 0.0004)) == "0.0 [0.0, 0.0]"
+    assert pts_ci(Interval(-0.012, -0.03, 0.001)) == "−1.2 [−3.0, +0.1]"

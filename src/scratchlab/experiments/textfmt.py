@@ -24,8 +24,11 @@ def pct_ci(iv: Interval, digits: int = 1) -> str:
 
 
 def signed(x: float, digits: int = 1) -> str:
-    """+1.2 / −0.5 (a real minus sign) for a difference already in points."""
-    return f"{'+' if x >= 0 else '−'}{abs(x):.{digits}f}"
+    """+1.2 / −0.5 (a real minus sign) for a difference already in points; 0.0 unsigned
+    when it rounds to zero (no "−0.0")."""
+    if round(x, digits) == 0:
+        return f"{0:.{digits}f}"
+    return f"{'+' if x > 0 else '−'}{abs(x):.{digits}f}"
 
 
 def pts_ci(iv: Interval, digits: int = 1) -> str:

@@ -56,7 +56,8 @@ def plot_intervals(
     finite = np.isfinite(lo) & np.isfinite(hi)
     if finite.any():
         span = hi[finite].max() - lo[finite].min()
-        ax.set_xlim(lo[finite].min() - 0.05 * span - 0.5, hi[finite].max() + 0.12 * span + 1)
+        right = min(hi[finite].max() + 0.12 * span + 1, 100.0 + 0.08 * span)  # ≤ 100 %
+        ax.set_xlim(max(lo[finite].min() - 0.05 * span - 0.5, 0.0), right)
     ax.set_title(
         fit_title(title or "Accuracy per run with 95 % intervals", 7.8), fontsize=TITLE_SIZE
     )
