@@ -1,4 +1,4 @@
-"""load_split: sizes, disjointness, seeding, standardisation on training statistics."""
+"""load_split: sizes, disjointness, seeding, uint8 parts, statistics from the training part."""
 
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ def mnist_dir(tmp_path):
 
 
 def ids(s: Splits, part: str) -> np.ndarray:
-    """Image ids of a standardised part, recovered through Splits.raw."""
-    X01 = s.raw(getattr(s, part).X)
-    return row_ids(np.rint(X01 * 255).astype(np.uint8))
+    """Image ids of a part (its uint8 rows, as in the files)."""
+    return row_ids(np.asarray(getattr(s, part).X))
 
 
 def test_a1_uses_batches_1_2_and_test(cifar_dir):
@@ -35,7 +34,7 @@ def test_a1_uses_batches_1_2_and_test(cifar_dir):
     for name, part in (("train", "data_batch_1"), ("val", "data_batch_2"), ("test", "test_batch")):
         np.testing.assert_array_equal(ids(s, name), row_ids(parts[part][0]))
         np.testing.assert_array_equal(getattr(s, name).y, parts[part][1])
-    assert s.train.X.dtype == np.float32 and s.train.y.dtype == np.int64
+    assert s.train.X.dtype == np.uint8 and s.train.y.dtype == np.int64
     assert s.mean.shape == s.std.shape == (3072,) and s.mean.dtype == np.float32
     assert s.image_shape == (3, 32, 32) and s.class_names[0] == "airplane"
     assert (s.dataset, s.split, s.verified) == ("cifar10", "a1", False)
@@ -70,16 +69,17 @@ def test_standard_and_full_mnist(mnist_dir):
     np.testing.assert_array_equal(ids(s, "val"), np.arange(50, 60))
     f = load_split("mnist", "full", path=mnist_dir)
     assert (f.train.n, f.val.n, f.test.n) == (60, 0, 12)
-    assert f.val.X.shape == (0, 784) and f.val.X.dtype == np.float32
+    assert f.val.X.shape == (0, 784) and f.val.X.dtype == np.uint8
     assert load_split("mnist", path=mnist_dir).split == "standard"
 
 
 def test_standardisation_uses_training_statistics_only(mnist_dir):
     s = load_split("mnist", "standard", path=mnist_dir)
     varying = s.std != 1  # constant features are 0 with std 1
-    np.testing.assert_allclose(s.train.X.mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(s.train.X.std(axis=0)[varying], 1, atol=1e-4)
-    assert abs(s.val.X.mean(axis=0)[varying]).max() > 0.05  # val is not re-centred
+    Z, Zval = s.standardiser(s.train.X), s.standardiser(s.val.X)
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(Z.std(axis=0)[varying], 1, atol=1e-4)
+    assert abs(Zval.mean(axis=0)[varying]).max() > 0.05  # val is not re-centred
     X01 = mnist_parts(n_train=60, n_test=12, seed=5)["train"][0][:50] / 255
     np.testing.assert_allclose(s.mean, X01.mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(s.std[varying], X01.std(axis=0)[varying], rtol=1e-5)
@@ -93,23 +93,26 @@ def test_changing_val_data_does_not_change_the_statistics(tmp_path):
     b = load_split("cifar10", "a1", path=write_cifar_folder(tmp_path / "b", "binary", parts))
     np.testing.assert_array_equal(a.mean, b.mean)
     np.testing.assert_array_equal(a.std, b.std)
-    assert not np.array_equal(a.val.X, b.val.X)
+    assert not np.array_equal(a.standardiser(a.val.X), b.standardiser(b.val.X))
 
 
 def test_zero_std_features_are_finite(mnist_dir):
     s = load_split("mnist", "standard", path=mnist_dir)
     assert (s.std[-28:] == 1).all()
     for part in (s.train, s.val, s.test):
-        assert np.isfinite(part.X).all()
-        assert (part.X[:, -28:] == 0).all()
+        Z = s.standardiser(part.X)
+        assert np.isfinite(Z).all()
+        assert (Z[:, -28:] == 0).all()
 
 
-def test_raw_and_standardise_are_inverse(cifar_dir):
+def test_pixels_raw_and_standardise_agree(cifar_dir):
     s = load_split("cifar10", "a1", path=cifar_dir)
     X01 = cifar_parts(seed=4)["data_batch_1"][0].astype(np.float32) / 255
-    np.testing.assert_array_equal(s.standardise(X01), s.train.X)
-    np.testing.assert_allclose(s.raw(s.train.X), X01, atol=1e-6)
-    assert s.raw(s.train.X).dtype == np.float32
+    np.testing.assert_array_equal(s.pixels(s.train.X), X01)
+    Z = s.standardiser(s.train.X)
+    np.testing.assert_array_equal(s.standardise(X01), Z)
+    np.testing.assert_allclose(s.raw(Z), X01, atol=1e-6)
+    assert s.raw(Z).dtype == np.float32
 
 
 def test_stats_are_exact_and_chunking_invariant():
@@ -128,8 +131,7 @@ def test_digits_splits():
     s = load_split("digits", "standard")
     assert (s.train.n, s.val.n, s.test.n) == (1438 - 287, 287, 359)
     assert s.image_shape == (1, 8, 8) and s.verified
-    raw = np.rint(s.raw(s.train.X) * 255)
-    assert raw.min() == 0 and raw.max() == 255
+    assert s.train.X.min() == 0 and s.train.X.max() == 255
     f = load_split("digits", "full")
     assert (f.train.n, f.val.n) == (1438, 0)
     np.testing.assert_array_equal(load_split("digits", "full").train.y, f.train.y)

@@ -103,7 +103,8 @@ def test_ensemble_vote_matches_its_members(lab):
     m = metrics(run)
     splits = load_split("digits", "standard")
     preds = np.stack(
-        [Sequential.load(run / f"member-{i}" / "model.npz").predict(splits.test.X)
+        [Sequential.load(run / f"member-{i}" / "model.npz").predict(
+            splits.test.X, transform=splits.standardiser)
          for i in (1, 2, 3)]
     )  # fmt: skip
     member_acc = [float(np.mean(p == splits.test.y)) for p in preds]

@@ -83,6 +83,7 @@ def test_a_run_equals_the_same_training_written_by_hand(tmp_path):
         model,
         (splits.train.X, splits.train.y),
         (splits.val.X, splits.val.y),
+        transform=splits.standardiser,
         optimizer=Adam(),
         schedule=0.01,
         n_epochs=4,
@@ -93,7 +94,8 @@ def test_a_run_equals_the_same_training_written_by_hand(tmp_path):
     )
     rows = history_rows(tmp_path / "run")
     assert [float(r["val_loss"]) for r in rows] == [r["val_loss"] for r in hist.rows]
-    assert got["final"]["test"] == model.evaluate(splits.test.X, splits.test.y)
+    st = splits.standardiser
+    assert got["final"]["test"] == model.evaluate(splits.test.X, splits.test.y, transform=st)
     saved = Sequential.load(tmp_path / "run" / "model.npz")
     for key, w in model.get_weights().items():
         assert np.array_equal(saved.get_weights()[key], w), key
@@ -129,10 +131,12 @@ def test_an_ensemble_row_is_the_vote_and_its_figures_say_whose(tmp_path, monkeyp
     members = [Sequential.load(run / f"member-{i}" / "model.npz") for i in (1, 2, 3)]
     for part in ("train", "val", "test"):
         X, y = getattr(splits, part)
-        vote = majority_vote(np.stack([mm.predict(X) for mm in members]), splits.n_classes)
+        st = splits.standardiser
+        predicted = np.stack([mm.predict(X, transform=st) for mm in members])
+        vote = majority_vote(predicted, splits.n_classes)
         assert m["final"][part]["acc"] == pytest.approx(float(np.mean(vote == y)), abs=0)
         assert m["final"][part]["loss"] is None and m["final"][part]["cost"] is None
-        accs = [mm.evaluate(X, y)["acc"] for mm in members]
+        accs = [mm.evaluate(X, y, transform=st)["acc"] for mm in members]
         assert m["ensemble"]["member_mean"][part]["acc"] == pytest.approx(np.mean(accs))
         assert m["ensemble"]["member_std"][part]["acc"] == pytest.approx(np.std(accs))
     assert [mem["seed"] for mem in m["ensemble"]["members"]] == [spec.seed + i for i in range(3)]

@@ -36,13 +36,14 @@ def test_linear_softmax_mnist_reaches_91_percent():
         model,
         (s.train.X, s.train.y),
         (s.val.X, s.val.y),
+        transform=s.standardiser,
         optimizer="sgd",
         schedule=0.01,
         n_epochs=10,
         n_batch=100,
     )
     seconds = time.perf_counter() - start
-    test_acc = model.evaluate(s.test.X, s.test.y)["acc"]
+    test_acc = model.evaluate(s.test.X, s.test.y, transform=s.standardiser)["acc"]
     print(f"MNIST linear softmax: test acc {test_acc:.4f} in {seconds:.1f} s")
     assert hist.status == "completed" and len(hist) == 11
     assert test_acc >= 0.91

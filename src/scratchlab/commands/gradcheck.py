@@ -95,7 +95,7 @@ def _load_data(args: argparse.Namespace, rng: np.random.Generator):
     from scratchlab.data import load_split  # imported only when a dataset is asked for
 
     splits = load_split(args.dataset, args.split)  # split None: the dataset's default
-    X, y = splits.train.X[: args.n_samples], splits.train.y[: args.n_samples]
+    X, y = splits.standardiser(splits.train.X[: args.n_samples]), splits.train.y[: args.n_samples]
     name = f"{splits.dataset} ({splits.split}, train part, d={X.shape[1]})"
     return X, y, len(splits.class_names), name
 

@@ -1,7 +1,8 @@
-"""`load_split`: train / val / test parts, standardised with the training statistics.
+"""`load_split`: train / val / test parts as uint8 images, plus the training statistics.
 
-    s = load_split("cifar10", "a1")      # s.train.X float32 (10000, 3072), s.train.y int64
-    X01 = s.raw(s.val.X)                 # back to pixels in [0, 1]
+    s = load_split("cifar10", "a1")      # s.train.X uint8 (10000, 3072), s.train.y int64
+    z = s.standardiser(s.val.X[:100])    # standardised float32 rows, for the model
+    X01 = s.pixels(s.val.X[:8])          # pixels in [0, 1], for display
 
 Splits (see ``DATASETS[name].splits``; the first is the default):
 - cifar10 ``a1``: train data_batch_1, val data_batch_2, test test_batch.
@@ -13,13 +14,18 @@ Splits (see ``DATASETS[name].splits``; the first is the default):
 - ``full`` (MNIST-style, digits): the whole train part, val empty (0 rows).
 `val_size` and `seed` only matter for cifar10 ``all``.
 
-Preprocessing: ``x01 = uint8 / 255`` (float32), then ``(x01 - mean) / std`` with the
-training part's per-feature `mean` and `std` (computed exactly from integer sums, stored
-float32; ``std == 0`` -> 1, so constant features become 0, never NaN), applied unchanged
-to val and test. Memory: one uint8 copy of the training rows plus the float32 outputs,
-and each uint8 part is released as soon as it is standardised, so the peak is about the
-float32 outputs plus that uint8 copy (benchmarks/results.md, "Memory"); statistics and
-standardisation run in row chunks.
+Images stay as in the files: ``Part.X`` is uint8 (n, d). The model's inputs are
+``(x / 255 - mean) / std`` with the training part's per-feature `mean` and `std`
+(scratchlab.data.standardise: exact integer sums, float32, ``std == 0`` -> 1), made a
+batch at a time by ``Splits.standardiser`` (the `transform` of `fit` and `evaluate`), so
+val and test are standardised with the training statistics and no float32 copy of a
+set is ever held.
+
+Memory: a part that is a range of one decoded part is a view of it -- of a read-only
+memory map when the parts come from the decoded-array cache (scratchlab.data.cache), so
+it costs no anonymous memory and a set larger than memory can be trained on, batch by
+batch. cifar10 ``all`` gathers its training rows into one new uint8 array (its rows
+come from five files), releasing each source part once its rows are copied.
 """
 
 from __future__ import annotations
@@ -32,13 +38,15 @@ import numpy as np
 
 from scratchlab.data.raw import load_raw
 from scratchlab.data.registry import check_split, get_spec
+from scratchlab.data.standardise import Standardiser, standardise_u8, train_stats
 from scratchlab.errors import ConfigError
 
-CHUNK_ROWS = 512  # rows per chunk: a few MB, so each chunk's passes stay in cache
+__all__ = ["Part", "Splits", "load_split", "standardise_u8", "to_hwc", "train_stats"]
 
 
 class Part(NamedTuple):
-    """One split part: ``X float32 (n, d)`` standardised rows, ``y int64 (n,)``."""
+    """One split part: ``X uint8 (n, d)`` image rows as in the files (an array or a read-only
+    memory map), ``y int64 (n,)``."""
 
     X: np.ndarray
     y: np.ndarray
@@ -50,9 +58,9 @@ class Part(NamedTuple):
 
 @dataclass
 class Splits:
-    """train / val / test `Part`s plus what is needed to undo the standardisation.
+    """train / val / test `Part`s and the `standardiser` made from the training part.
 
-    `mean`, `std`: (d,) float32 training statistics (std 0 replaced by 1).
+    `mean`, `std`: (d,) float32 training statistics of ``x / 255`` (std 0 replaced by 1).
     """
 
     train: Part
@@ -60,12 +68,19 @@ class Splits:
     test: Part
     class_names: list[str]
     image_shape: tuple[int, int, int]
-    mean: np.ndarray
-    std: np.ndarray
+    standardiser: Standardiser
     dataset: str
     split: str
     source: Path | None = None
     verified: bool = False
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.standardiser.mean
+
+    @property
+    def std(self) -> np.ndarray:
+        return self.standardiser.std
 
     @property
     def n_classes(self) -> int:
@@ -73,15 +88,19 @@ class Splits:
 
     @property
     def dim(self) -> int:
-        return int(self.mean.shape[0])
+        return self.standardiser.dim
+
+    def pixels(self, X_u8: np.ndarray) -> np.ndarray:
+        """uint8 rows (n, d) -> pixels in [0, 1]: ``x / 255`` (float32)."""
+        return self.standardiser.pixels(X_u8)
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Standardised rows (n, d) -> pixels in [0, 1]: ``X * std + mean`` (float32)."""
-        return np.asarray(X, dtype=np.float32) * self.std + self.mean
+        return self.standardiser.to_pixels(X)
 
     def standardise(self, X01: np.ndarray) -> np.ndarray:
         """Pixels in [0, 1] (n, d) -> standardised rows: ``(X01 - mean) / std`` (float32)."""
-        return (np.asarray(X01, dtype=np.float32) - self.mean) / self.std
+        return self.standardiser.from_pixels(X01)
 
 
 def to_hwc(X: np.ndarray, image_shape: tuple[int, int, int]) -> np.ndarray:
@@ -104,26 +123,19 @@ def load_split(
     seed: int = 0,
     path: str | Path | None = None,
 ) -> Splits:
-    """Load `name`, cut it into train/val/test per `split`, standardise on train stats."""
+    """Load `name`, cut it into train/val/test per `split`; statistics from train."""
     spec = get_spec(name)
     split = check_split(spec, split or spec.default_split)
     raw = load_raw(name, path)
-    train_u8, val_u8, test_u8 = _cut(spec.kind, split, raw.parts, val_size, seed)
+    train, val, test = (Part(*cut) for cut in _cut(spec.kind, split, raw.parts, val_size, seed))
     del raw.parts
-    mean, std = train_stats(train_u8[0])
-    cuts = [train_u8, val_u8, test_u8]
-    del train_u8, val_u8, test_u8
-    parts = []
-    while cuts:  # drop each uint8 part once it is standardised: the peak holds one less
-        X, y = cuts.pop(0)
-        parts.append(Part(standardise_u8(X, mean, std), y))
-        del X
     return Splits(
-        *parts,
+        train,
+        val,
+        test,
         list(raw.class_names),
         raw.image_shape,
-        mean,
-        std,
+        Standardiser.fit(train.X),
         name,
         split,
         raw.source,
@@ -132,13 +144,12 @@ def load_split(
 
 
 def _cut(kind: str, split: str, parts: dict, val_size: int, seed: int):
-    """``((Xtr, ytr), (Xva, yva), (Xte, yte))`` as uint8 / int64, before preprocessing."""
+    """``((Xtr, ytr), (Xva, yva), (Xte, yte))`` as uint8 / int64 (views where possible)."""
     if kind == "cifar":
         test = parts["test_batch"]
         if split == "a1":
             return parts["data_batch_1"], parts["data_batch_2"], test
-        batches = [parts[f"data_batch_{i}"] for i in range(1, 6)]
-        return (*_hold_out(batches, val_size, seed), test)
+        return (*_hold_out(parts, val_size, seed), test)
     X, y = parts["train"]
     n = len(y)
     if split == "full":
@@ -147,9 +158,14 @@ def _cut(kind: str, split: str, parts: dict, val_size: int, seed: int):
     return (X[: n - n_val], y[: n - n_val]), (X[n - n_val :], y[n - n_val :]), parts["test"]
 
 
-def _hold_out(batches: list, val_size: int, seed: int):
-    """Concatenate `batches` minus `val_size` seeded rows (one copy of the train rows)."""
-    n = sum(len(y) for _, y in batches)
+def _hold_out(parts: dict, val_size: int, seed: int):
+    """data_batch_1..5 minus `val_size` seeded rows: one new uint8 array of training rows.
+
+    Each batch is taken out of `parts` once its rows are copied, so (with no other
+    reference) its memory or memory map is released before the next one is read.
+    """
+    names = [f"data_batch_{i}" for i in range(1, 6)]
+    n = sum(len(parts[name][1]) for name in names)
     if not isinstance(val_size, int | np.integer) or not 0 <= val_size < n:
         raise ConfigError(
             f"val_size={val_size!r} must be an integer from 0 to {n - 1}: the training "
@@ -158,10 +174,11 @@ def _hold_out(batches: list, val_size: int, seed: int):
     val_idx = np.sort(np.random.default_rng(seed).choice(n, size=val_size, replace=False))
     keep = np.ones(n, dtype=bool)
     keep[val_idx] = False
-    X_train = np.empty((n - val_size, batches[0][0].shape[1]), dtype=np.uint8)
+    X_train = np.empty((n - val_size, parts[names[0]][0].shape[1]), dtype=np.uint8)
     y_train = np.empty(n - val_size, dtype=np.int64)
     Xv, yv, start, pos = [], [], 0, 0
-    for X, y in batches:
+    for name in names:
+        X, y = parts.pop(name)
         k = keep[start : start + len(y)]
         m = int(k.sum())
         np.compress(k, X, axis=0, out=X_train[pos : pos + m])
@@ -169,40 +186,5 @@ def _hold_out(batches: list, val_size: int, seed: int):
         Xv.append(X[~k])
         yv.append(y[~k])
         start, pos = start + len(y), pos + m
+        del X, y
     return (X_train, y_train), (np.concatenate(Xv), np.concatenate(yv))
-
-
-def train_stats(X_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and std of ``X_u8 / 255`` as float32 (d,), std 0 -> 1.
-
-    Sums of pixels and squared pixels are exact integers (squares fit uint16, a chunk's
-    sums uint32, the totals int64), so ``var = (n * sum(x^2) - sum(x)^2) / n^2`` has no
-    rounding or cancellation error.
-    """
-    n, d = X_u8.shape
-    if n == 0:
-        raise ConfigError("the training part is empty; choose a smaller val_size")
-    s1 = np.zeros(d, dtype=np.int64)
-    s2 = np.zeros(d, dtype=np.int64)
-    for start in range(0, n, CHUNK_ROWS):  # CHUNK_ROWS * 255^2 < 2^32
-        block = X_u8[start : start + CHUNK_ROWS].astype(np.uint16)
-        s1 += block.sum(axis=0, dtype=np.uint32)
-        np.multiply(block, block, out=block)
-        s2 += block.sum(axis=0, dtype=np.uint32)
-    mean = s1 / (255.0 * n)
-    var_num = n * s2 - s1 * s1  # exact: n^2 * 255^2 * var
-    std = np.sqrt(np.maximum(var_num, 0).astype(np.float64)) / (255.0 * n)
-    std[var_num <= 0] = 1.0
-    return mean.astype(np.float32), std.astype(np.float32)
-
-
-def standardise_u8(X_u8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``(X_u8 / 255 - mean) / std`` as float32 (n, d), computed in place chunk by chunk
-    (same arithmetic as `Splits.standardise`)."""
-    out = np.empty(X_u8.shape, dtype=np.float32)
-    for start in range(0, X_u8.shape[0], CHUNK_ROWS):
-        o = out[start : start + CHUNK_ROWS]
-        np.divide(X_u8[start : start + CHUNK_ROWS], np.float32(255), out=o, dtype=np.float32)
-        o -= mean
-        o /= std
-    return out

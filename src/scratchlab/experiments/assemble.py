@@ -1,7 +1,15 @@
 """`assemble(spec, splits, seed) -> Parts`: the only code that reads a run spec's training setup.
 
     RunSpec ─► Parts(model, optimizer, schedule, augment, callbacks, rng, n_batch, n_epochs,
-                     train, val, eval_every)  ─► fit_parts(parts, extra callbacks) ─► History
+                     train, val, transform, eval_every)  ─► fit_parts(parts, extra callbacks)
+                                                          ─► History
+
+`train` and `val` are the uint8 images as loaded (arrays or memory maps) and `transform` the
+splits' `Standardiser`: `fit` standardises each batch and each evaluation block into a
+reused float32 buffer. Augmentation works on pixels, between the standardised batch and the
+model: standardised → pixels (`Splits.raw`) → augment → standardised (`Splits.standardise`),
+the composition of float32-resident data, kept so augmented runs reproduce their earlier
+numbers bit for bit (`raw` returns x / 255 to float32 rounding).
 
 One Generator, seeded with `seed`, initialises the model and drives shuffling, augmentation
 and dropout; it is part of the training state (scratchlab.train.TrainState).
@@ -47,6 +55,7 @@ class Parts:
     train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray] | None
     callbacks: list = field(default_factory=list)  # early stopping / keep-best / snapshots
+    transform: Any = None  # stored rows -> model inputs, per batch (the splits' standardiser)
     eval_every: int | None = None  # updates between evaluations (None: once per epoch)
     updates_per_epoch: int = 1
 
@@ -177,6 +186,7 @@ def assemble(
         train=(splits.train.X, splits.train.y),
         val=(splits.val.X, splits.val.y) if with_val else None,
         callbacks=callbacks,
+        transform=splits.standardiser,
         eval_every=eval_every(spec, steps),
         updates_per_epoch=steps,
     )
@@ -198,4 +208,5 @@ def fit_parts(parts: Parts, state: TrainState, callbacks: list):
         callbacks=[*state.callbacks, *callbacks],
         history=state.history,
         eval_every=parts.eval_every,
+        transform=parts.transform,
     )

@@ -83,10 +83,10 @@ def run_figures(result: RunResult, run_dir: Path) -> dict[str, str]:
         from scratchlab.experiments.assemble import make_augment
 
         rng = np.random.default_rng(spec.seed)
-        originals = splits.train.X[:8]
-        augmented = make_augment(spec, splits)(originals.copy(), rng)
+        originals = splits.train.X[:8]  # uint8; augmentation gets them standardised, as in fit
+        augmented = make_augment(spec, splits)(splits.standardiser(originals), rng)
         out["augmentation"] = plots.plot_augmentation_examples(
-            splits.raw(originals),
+            splits.pixels(originals),
             np.clip(splits.raw(augmented), 0, 1),
             shape,
             fig_dir / "augmentation.png",
@@ -110,7 +110,7 @@ def run_figures(result: RunResult, run_dir: Path) -> dict[str, str]:
         idx = misclassified(splits.test.y, y_pred, n=9)
         if len(idx):
             out["misclassified"] = plots.plot_misclassified(
-                np.clip(splits.raw(splits.test.X[idx]), 0, 1),
+                splits.pixels(splits.test.X[idx]),
                 shape,
                 splits.test.y[idx],
                 y_pred[idx],

@@ -64,7 +64,7 @@ def run_gradcheck(exp: Experiment, out: Path, settings: dict) -> None:
     model = build_model(check_spec, splits, np.random.default_rng(spec.seed))
     rows = gradcheck(
         model,
-        splits.train.X[: g.n_samples],
+        splits.standardiser(splits.train.X[: g.n_samples]),
         splits.train.y[: g.n_samples],
         h=g.h,
         n_samples=g.n_samples,

@@ -113,15 +113,18 @@ class RunResult:
 
 
 def evaluate_sets(model, splits: Splits) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    """Loss, cost and accuracy of `model` on each set, and its predictions there."""
+    """Loss, cost and accuracy of `model` on each set, and its predictions there (the uint8
+    images standardised block by block: `Sequential.evaluate(transform=)`)."""
     scores, predictions = {}, {}
+    st = splits.standardiser
     for name in SETS:
         part = getattr(splits, name)
         if part.n == 0:
             scores[name], predictions[name] = dict(NO_SCORE), np.empty(0, np.int64)
             continue
-        scores[name] = {k: float(v) for k, v in model.evaluate(part.X, part.y).items()}
-        predictions[name] = model.predict(part.X)
+        result = model.evaluate(part.X, part.y, transform=st)
+        scores[name] = {k: float(v) for k, v in result.items()}
+        predictions[name] = model.predict(part.X, transform=st)
     return scores, predictions
 
 

@@ -1,4 +1,4 @@
-"""The data of a run: its standardised splits, loaded once per process, and a fingerprint.
+"""The data of a run: its splits (uint8 images), loaded once per process, and a fingerprint.
 
     load_run_data(spec) -> RunData(splits, notes, fingerprint)
 
@@ -20,6 +20,8 @@ import numpy as np
 
 from scratchlab.data import Splits, load_split
 from scratchlab.experiments.schema import RunSpec
+
+FINGERPRINT_ROWS = 1024
 
 
 @dataclass
@@ -46,10 +48,18 @@ def load_run_data(spec: RunSpec, *, split: str | None = None) -> RunData:
 
 
 def fingerprint(splits: Splits) -> str:
-    """blake2b of the parts' labels and standardised rows and the class names (16 hex)."""
+    """blake2b of the parts' labels and standardised rows and the class names (16 hex).
+
+    The rows are standardised `FINGERPRINT_ROWS` at a time into one buffer and hashed in
+    order: the digest of the float32 rows' bytes, as when the parts were float32, so runs
+    finished before the parts became uint8 are still recognised (memory: one block).
+    """
     digest = hashlib.blake2b(digest_size=8)
     digest.update(repr((splits.dataset, splits.split, list(splits.class_names))).encode())
+    buf = np.empty((FINGERPRINT_ROWS, splits.dim), dtype=np.float32)
     for part in (splits.train, splits.val, splits.test):
         digest.update(np.ascontiguousarray(part.y).tobytes())
-        digest.update(np.ascontiguousarray(part.X).tobytes())
+        for start in range(0, part.n, FINGERPRINT_ROWS):
+            rows = part.X[start : start + FINGERPRINT_ROWS]
+            digest.update(splits.standardiser(rows, buf[: len(rows)]).data)
     return digest.hexdigest()

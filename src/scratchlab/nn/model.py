@@ -7,7 +7,7 @@ each layer lists in `regularised`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,9 @@ from scratchlab.errors import DataError
 from scratchlab.nn.layers import Layer
 from scratchlab.nn.losses import Loss, get_loss
 from scratchlab.nn.regularisers import Regulariser
+
+Transform = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (stored rows, out) -> inputs
+TRANSFORM_BLOCK = 256  # rows per transformed block (CIFAR: 3 MB of float32)
 
 
 class Sequential:
@@ -122,32 +125,69 @@ class Sequential:
         """J = loss(forward(X), y) + penalty(), in one pass (used by gradient checks)."""
         return self.loss.loss(self.forward(X, training), y) + self.penalty()
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray, chunk: int = 10000) -> dict[str, float]:
-        """{"loss", "cost", "acc"} on (X, y) in evaluation mode, `chunk` rows at a time."""
+    def evaluate(
+        self, X: np.ndarray, y: np.ndarray, chunk: int = 10000, transform: Transform | None = None
+    ) -> dict[str, float]:
+        """{"loss", "cost", "acc"} on (X, y) in evaluation mode, `chunk` rows at a time.
+
+        `transform(rows, out) -> out` (e.g. `scratchlab.data.Standardiser`) maps the stored
+        rows of X (uint8, a memory map) to inputs block by block (see `chunk_scores`).
+        """
         n = X.shape[0]
         if n == 0:
             raise DataError("cannot evaluate a model on 0 samples")
         total, correct = 0.0, 0
-        for start in range(0, n, chunk):
-            scores = self.forward(X[start : start + chunk])
+        for start, scores in self.chunk_scores(X, chunk, transform):
             yc = y[start : start + chunk]
             total += self.loss.loss(scores, yc) * yc.shape[0]
             correct += int(np.count_nonzero(scores.argmax(axis=1) == yc))
         loss = total / n
         return {"loss": loss, "cost": loss + self.penalty(), "acc": correct / n}
 
-    def predict_scores(self, X: np.ndarray, chunk: int = 10000) -> np.ndarray:
+    def chunk_scores(
+        self, X: np.ndarray, chunk: int = 10000, transform: Transform | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """`(start, scores of X[start:start + chunk])` in evaluation mode, chunk by chunk.
+
+        With `transform`, each chunk is transformed and scored `TRANSFORM_BLOCK` rows at a
+        time through one reused buffer (memory: one block, in cache). A multiple of the row
+        blocks of scratchlab.nn.blas (32 and 256), so each row's products are summed as for
+        the whole chunk: the scores equal those of transforming X first, bit for bit.
+        """
+        n = X.shape[0]
+        rows = min(TRANSFORM_BLOCK, n)
+        buf = None if transform is None else np.empty((rows, *X.shape[1:]), self.dtype)
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            if buf is None:
+                yield start, self.forward(X[start:stop])
+                continue
+            blocks = []
+            for s in range(start, stop, rows):
+                e = min(s + rows, stop)
+                blocks.append(self.forward(transform(X[s:e], buf[: e - s])))
+            yield start, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def predict_scores(
+        self, X: np.ndarray, chunk: int = 10000, transform: Transform | None = None
+    ) -> np.ndarray:
         """Scores (N, K) in evaluation mode, computed `chunk` rows at a time."""
-        parts = [self.forward(X[s : s + chunk]) for s in range(0, X.shape[0], chunk)]
-        return np.concatenate(parts) if parts else self.forward(X)
+        parts = [scores for _, scores in self.chunk_scores(X, chunk, transform)]
+        if not parts:
+            return self.forward(np.empty((0, *X.shape[1:]), self.dtype))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def predict(self, X: np.ndarray, chunk: int = 10000) -> np.ndarray:
+    def predict(
+        self, X: np.ndarray, chunk: int = 10000, transform: Transform | None = None
+    ) -> np.ndarray:
         """Predicted class per row: (N,) int64."""
-        return self.predict_scores(X, chunk).argmax(axis=1).astype(np.int64)
+        return self.predict_scores(X, chunk, transform).argmax(axis=1).astype(np.int64)
 
-    def predict_proba(self, X: np.ndarray, chunk: int = 10000) -> np.ndarray:
+    def predict_proba(
+        self, X: np.ndarray, chunk: int = 10000, transform: Transform | None = None
+    ) -> np.ndarray:
         """Class probabilities (N, K) from the loss's `predict_proba` (softmax of scores)."""
-        return self.loss.predict_proba(self.predict_scores(X, chunk))
+        return self.loss.predict_proba(self.predict_scores(X, chunk, transform))
 
     # ------------------------------------------------------------- weights
     def get_weights(self) -> dict[str, np.ndarray]:

@@ -9,6 +9,10 @@
 Batches (scratchlab.train.batches): in order as views, or a fresh permutation each epoch
 gathered into one buffer; full batch (`n_batch=None` or >= N) is one update per epoch.
 
+Stored rows: with `transform` (e.g. `scratchlab.data.Standardiser`), X holds the images as
+stored -- uint8, possibly a memory map larger than memory -- and `transform(rows, out)` maps
+each batch, and each block of the evaluations, into a reused float32 buffer (bounded memory).
+
 Resume: a resume is "load the state" (`scratchlab.train.TrainState`: model, optimiser, rng,
 history, callbacks, each with `state_dict` / `load_state_dict`), then
 `fit(..., n_epochs=total, history=state.history, callbacks=state.callbacks)` continues with
@@ -37,7 +41,7 @@ import numpy as np
 
 from scratchlab.errors import ConfigError, DataError
 from scratchlab.optim import Optimizer, Schedule, get_optimizer, get_schedule
-from scratchlab.train.batches import Batches
+from scratchlab.train.batches import Batches, Transform
 from scratchlab.train.callbacks import EarlyStopping, KeepBest
 from scratchlab.train.history import History
 
@@ -72,16 +76,17 @@ def all_finite(X: np.ndarray) -> bool:
     return math.isfinite(total) or bool(np.isfinite(X).all())
 
 
-def _evaluate(model: Any, data: tuple | None, chunk: int) -> tuple[float, float, float]:
+def _evaluate(model: Any, data: tuple | None, chunk: int, transform) -> tuple[float, float, float]:
     if data is None or len(data[0]) == 0:
         return math.nan, math.nan, math.nan
-    r = model.evaluate(data[0], data[1], chunk=chunk)
+    kw = {} if transform is None else {"transform": transform}
+    r = model.evaluate(data[0], data[1], chunk=chunk, **kw)
     return float(r["loss"]), float(r["cost"]), float(r["acc"])
 
 
-def _epoch_row(model, train, val, chunk, epoch, lr, clock) -> dict[str, float]:
-    tl, tc, ta = _evaluate(model, train, chunk)
-    vl, vc, va = _evaluate(model, val, chunk)
+def _epoch_row(model, train, val, chunk, epoch, lr, clock, transform=None) -> dict[str, float]:
+    tl, tc, ta = _evaluate(model, train, chunk, transform)
+    vl, vc, va = _evaluate(model, val, chunk, transform)
     return {
         "epoch": epoch,
         "train_loss": tl,
@@ -119,6 +124,7 @@ def fit(
     eval_chunk: int = 10_000,
     history: History | None = None,
     eval_every: int | None = None,
+    transform: Transform | None = None,
 ) -> History:
     """Train `model` in place and return its `History` (epoch 0 row = before training).
 
@@ -126,6 +132,9 @@ def fit(
         get_weights / set_weights).
     train, val: `(X (N, d), y (N,))`; X is cast once to the parameters' dtype (float32) if it
         differs. `val` may be None or empty: its columns are then NaN.
+    transform: `transform(rows, out) -> out` maps stored rows (X as stored: e.g. uint8, a
+        memory map; never cast or copied) into the model's inputs, batch by batch and block
+        by block in evaluation (scratchlab.data.Standardiser). None: X is the inputs.
     optimizer: an `Optimizer` or a name for `get_optimizer`; schedule: a `Schedule` or a
         constant rate. The schedule sees `(step = optimizer.t, epoch = 0-based epoch)`.
     n_epochs: the epoch to train up to (like Keras: with a resumed history, the total).
@@ -145,7 +154,8 @@ def fit(
     """
     params = list(model.parameters())
     dtype = params[0][2].dtype if params else None
-    train_xy, val_xy = _as_xy(train, "train", dtype), _as_xy(val, "val", dtype)
+    cast = dtype if transform is None else None  # stored rows stay as they are
+    train_xy, val_xy = _as_xy(train, "train", cast), _as_xy(val, "val", cast)
     _check_args(train_xy, n_batch, shuffle or augment is not None, rng)
     hist = history if history is not None else History()
     _check_eval_every(eval_every, hist)
@@ -154,9 +164,9 @@ def fit(
         raise ConfigError(f"n_epochs ({n_epochs}) is before the starting epoch ({start})")
     cbs = _callbacks(callbacks, early_stopping, keep_best, val_xy)
     opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
-    loop = _Loop(model, train_xy, val_xy, hist, cbs, eval_chunk, opt, eval_every)
+    loop = _Loop(model, train_xy, val_xy, hist, cbs, eval_chunk, opt, eval_every, transform)
     sched = get_schedule("constant", schedule) if isinstance(schedule, int | float) else schedule
-    batches = Batches(*train_xy, n_batch, shuffle, copy=augment is not None)
+    batches = Batches(*train_xy, n_batch, shuffle, augment is not None, transform, dtype or "f4")
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # guarded below
         stop = loop.begin(start, sched.lr(opt.t, start))
@@ -221,9 +231,10 @@ def _callbacks(callbacks, early_stopping, keep_best, val_xy) -> list:
 class _Loop:
     """The bookkeeping around the updates: evaluation rows, callbacks, status, divergence."""
 
-    def __init__(self, model, train_xy, val_xy, hist, cbs, chunk, opt, eval_every) -> None:
+    def __init__(self, model, train_xy, val_xy, hist, cbs, chunk, opt, eval_every, transform):
         self.model, self.train_xy, self.val_xy, self.hist = model, train_xy, val_xy, hist
         self.cbs, self.chunk, self.opt, self.eval_every = cbs, chunk, opt, eval_every
+        self.transform = transform
         self.has_val = val_xy is not None and len(val_xy[0]) > 0
         self.t0 = time.perf_counter()
         self.offset = hist.rows[-1]["time"] if hist.rows else 0.0
@@ -245,7 +256,9 @@ class _Loop:
     def _evaluate(self, epoch: int, lr: float) -> dict | None:
         """Evaluate and append a row; None if it holds a non-finite loss (then diverged)."""
         clock = lambda: self.offset + time.perf_counter() - self.t0  # noqa: E731
-        row = _epoch_row(self.model, self.train_xy, self.val_xy, self.chunk, epoch, lr, clock)
+        row = _epoch_row(
+            self.model, self.train_xy, self.val_xy, self.chunk, epoch, lr, clock, self.transform
+        )
         if self.eval_every is not None:
             row["step"] = self.opt.t
         self.hist.append(row)
