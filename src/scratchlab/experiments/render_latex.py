@@ -72,7 +72,9 @@ PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
 """
 
 TEXT_WIDTH_PT = 483.7  # A4 (597.5 pt) less 2 cm margins on each side
+FIT_PT = 0.95 * TEXT_WIDTH_PT  # what a table may take by the estimate (which is rough)
 FULL_WIDTH_PX = 1200  # report.html's page width: an image this wide spans the text width
+MIN_WIDTH = 0.25  # of the text width, for the smallest images
 _SIZES = (("small", 9.0), ("footnotesize", 8.0), ("scriptsize", 7.0))
 _COLSEP_PT = 4.0
 _MIN_HEADER = 9  # a stacked header's lines hold at least this many characters
@@ -187,18 +189,19 @@ def _layout(widths: list[int], align: list[str]) -> tuple[str, str, set[int]]:
     fits; if none does, the widest text columns become wrapping p{} columns at scriptsize."""
     sep = 2 * _COLSEP_PT * len(widths)
     for size, pt in _SIZES:
-        if sum(widths) * _CHAR_EM * pt + sep <= TEXT_WIDTH_PT:
+        if sum(widths) * _CHAR_EM * pt + sep <= FIT_PT:
             return size, "".join("l" if a == "left" else "r" for a in align), set()
     size, pt = _SIZES[-1]
     char = _CHAR_EM * pt
-    fixed = [j for j, a in enumerate(align) if a != "left"]
     text = sorted((j for j, a in enumerate(align) if a == "left"), key=lambda j: -widths[j])
     wrapped: set[int] = set()
-    while text and sum(widths[j] for j in range(len(widths)) if j not in wrapped) * char + sep > (
-        TEXT_WIDTH_PT
-    ):
+
+    def unwrapped_pt() -> float:
+        return char * sum(w for j, w in enumerate(widths) if j not in wrapped) + sep
+
+    while text and unwrapped_pt() > FIT_PT:
         wrapped.add(text.pop(0))
-    room = TEXT_WIDTH_PT - sep - char * sum(widths[j] for j in fixed + text)
+    room = FIT_PT - unwrapped_pt()  # shared by the wrapped columns, in proportion
     total = sum(widths[j] for j in wrapped) or 1
     spec = []
     for j, a in enumerate(align):
@@ -241,7 +244,7 @@ def _figure(b: Figure, base: Path, root: Path) -> str:
             f"cannot name figure {rel!r} in LaTeX (use letters, digits and _ . = , + - only); "
             "rename the file or run, or use --format md,html"
         )
-    frac = min(1.0, _png_width(root, rel_root, b.caption) / FULL_WIDTH_PX)
+    frac = min(1.0, max(MIN_WIDTH, _png_width(root, rel_root, b.caption) / FULL_WIDTH_PX))
     lines = [
         "\\begin{figure}[H]",
         "\\centering",

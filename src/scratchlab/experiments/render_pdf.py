@@ -76,13 +76,24 @@ def to_pdf(page_html: str) -> bytes:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # CSS it ignores (overflow-x …)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     try:
-        document = weasyprint.HTML(string=page_html, url_fetcher=_fetcher(weasyprint))
-        return document.write_pdf(stylesheets=[weasyprint.CSS(string=PRINT_CSS)])
+        document = weasyprint.HTML(
+            string=_with_print_css(page_html), url_fetcher=_fetcher(weasyprint)
+        )
+        return document.write_pdf()
     except (OSError, ValueError, RuntimeError) as exc:
         raise ScratchlabError(
             f"WeasyPrint could not typeset the report as PDF ({type(exc).__name__}: {exc}); "
             "report.html holds the same content"
         ) from None
+
+
+def _with_print_css(page_html: str) -> str:
+    """The page with `PRINT_CSS` after its own style sheet (so it wins where both set a
+    property: WeasyPrint's `stylesheets=` would be user sheets, weaker than the page's)."""
+    head, sep, rest = page_html.partition("</head>")
+    if not sep:
+        raise ScratchlabError("the report page has no <head>: cannot typeset it as PDF")
+    return f"{head}<style>{PRINT_CSS}</style>{sep}{rest}"
 
 
 def _fetcher(weasyprint):
