@@ -8,9 +8,21 @@ export SCRATCHLAB_DATA ?= $(DATA)
 SAMPLE  := $(wildcard ../shared/data/cifar-10-sample)
 RUN_ARGS ?= $(if $(SAMPLE),--data-path $(SAMPLE),)
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean syslibs
+
+# Pango for WeasyPrint (scratchlab report --format pdf): installed with apt-get where it is
+# missing and we are root; elsewhere a note, never a failure (only PDF output needs it).
+PANGO_PKGS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+syslibs:
+	@if ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(PANGO_PKGS)) >/dev/null \
+	  || echo "note: could not install $(PANGO_PKGS); --format pdf will say what is missing"; \
+	else echo "note: Pango not found; for --format pdf install $(PANGO_PKGS) (or brew install pango)"; fi
 
 $(STAMP): pyproject.toml
+	@$(MAKE) -s syslibs
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
