@@ -61,7 +61,7 @@ RESULTS = HERE / "results"
 def memory_rows(mem: dict) -> tuple[list, list[str]]:
     run = mem["runs"]["decode"]
     row = [
-        f"Memory: peak RSS ({mem['data_mb']:.0f} MB float32 data)",
+        f"Memory: peak RSS ({mem['data_mb']:.0f} MB uint8 data)",
         f"{mem['peak_mb']:.0f} MB",
         "-",
         f"{mem['goal_mb']:.0f} MB",
@@ -72,9 +72,11 @@ def memory_rows(mem: dict) -> tuple[list, list[str]]:
     lines = [
         f"**Memory** (detected kernel; peak RSS = VmHWM of a fresh process, MB, after "
         f"each phase; {run['n_train']:,} train + {run['n_val']:,} val images = "
-        f"{mem['data_mb']:.0f} MB float32, plus the {run['test_mb']:.0f} MB test part "
-        "that `load_split` also returns; `decode` reads the binary batches and writes "
-        "the decoded-array cache, `cached` loads from that cache):",
+        f"{mem['data_mb']:.0f} MB uint8 ({run['float32_mb']:.0f} MB as float32), plus the "
+        f"{run['test_mb']:.0f} MB test part that `load_split` also returns; `decode` reads "
+        "the binary batches and writes the decoded-array cache, `cached` loads from that "
+        "cache as memory maps; anonymous = the most RssAnon seen; shared libraries' pages "
+        "(numba/llvmlite among them) count in the RSS):",
         "",
     ]
     lines.append(
@@ -85,6 +87,7 @@ def memory_rows(mem: dict) -> tuple[list, list[str]]:
                 "peak after load_split",
                 "RSS after load_split",
                 "peak after fit",
+                "anonymous peak",
             ],
             [
                 [
@@ -93,6 +96,7 @@ def memory_rows(mem: dict) -> tuple[list, list[str]]:
                     f"{r['phases']['load_split']:.0f}",
                     f"{r['rss_after_load']:.0f}",
                     f"{r['phases']['fit']:.0f}",
+                    f"{r['anon_peak']:.0f}",
                 ]
                 for label, r in mem["runs"].items()
             ],
