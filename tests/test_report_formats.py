@@ -20,7 +20,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reportfixtures import CLASSES, Lab, a1_lab, curve, draw_run_figures, set_figures, tiny_png
+from reportfixtures import (
+    CLASSES,
+    Lab,
+    a1_lab,
+    bonus_lab,
+    curve,
+    draw_run_figures,
+    set_figures,
+    tiny_png,
+)
 from runhelpers import DIGITS, assert_one_error_line, experiment, no_figures  # noqa: F401
 
 from scratchlab.cli import main
@@ -94,7 +103,7 @@ def test_symbols_become_commands_and_the_rest_stays_compilable():
 
 
 def test_inline_marks_become_commands_and_braces_balance():
-    assert inline("**Table 1.** run `a_b`") == r"\textbf{Table 1.} run \texttt{a\_b}"
+    assert inline("**Table 1.** run `a_b`") == r"\textbf{Table 1.} run \texttt{a\_\allowbreak{}b}"
     assert inline("open **bold `code") == r"open \textbf{bold \texttt{code}}"
     for text in (HOSTILE, HOSTILE_CLASS, "**`**`"):
         out = inline(text).replace(r"\{", "").replace(r"\}", "")
@@ -201,18 +210,27 @@ def test_wide_tables_shrink_then_wrap_their_text_columns(tmp_path):
     assert r"\includegraphics[width=0.25\linewidth" in tex  # a 4-pixel PNG: the smallest width
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex (TeX Live)")
-def test_report_tex_compiles_unchanged_and_reads_back(hostile, tmp_path):
-    lab, _, _ = hostile
-    folder = tmp_path / "copy"
-    shutil.copytree(lab.dir, folder)
-    for _ in range(2):  # the second pass fills the contents
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+
+
+def compile_tex(folder: Path) -> str:
+    """pdflatex report.tex twice (the second pass fills the contents); returns the log."""
+    for _ in range(2):
         proc = subprocess.run(
             [*PDFLATEX, "report.tex"], cwd=folder, capture_output=True, text=True, timeout=300
         )
         assert proc.returncode == 0, proc.stdout[-3000:]
     log = (folder / "report.log").read_text(errors="replace")
     assert "LaTeX Error" not in log and "Missing character" not in log
+    return log
+
+
+@needs_pdflatex
+def test_report_tex_compiles_unchanged_and_reads_back(hostile, tmp_path):
+    lab, _, _ = hostile
+    folder = tmp_path / "copy"
+    shutil.copytree(lab.dir, folder)
+    compile_tex(folder)
     if shutil.which("pdftotext"):
         text = subprocess.run(
             ["pdftotext", "-enc", "UTF-8", "report.pdf", "-"], cwd=folder, capture_output=True
@@ -220,6 +238,18 @@ def test_report_tex_compiles_unchanged_and_reads_back(hostile, tmp_path):
         flat = re.sub(r"\s+", " ", text)
         assert HOSTILE_CLASS in flat and HOSTILE_RUN in flat
         assert r"a_b%c&d#e$f{g}h~i^j\k" in flat and "[U+4E2D]" in flat
+
+
+@needs_pdflatex
+def test_wide_report_tables_fit_the_page(tmp_path):
+    """The bonus shape (a baseline Δ column, an 18-point grid with long run names): every
+    table fits the text width (the width estimate errs on the safe side)."""
+    lab = bonus_lab(tmp_path / "bonus")
+    lab.write()
+    build_report(lab.dir, ("latex",))
+    log = compile_tex(lab.dir)
+    assert r"\scriptsize" in (lab.dir / "report.tex").read_text()  # some tables had to shrink
+    assert not re.findall(r"Overfull \\hbox \([\d.]+pt too wide\) in alignment", log)
 
 
 # -- report.pdf ---------------------------------------------------------------------------

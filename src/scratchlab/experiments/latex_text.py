@@ -6,13 +6,14 @@
                         commands; line breaks and control characters become spaces.
     inline(text)        escape + the document model's two marks: **bold** → \\textbf,
                         `code` → \\texttt (the same marks the Markdown and HTML renderers keep).
+    bookmark(text)      a heading's PDF bookmark: escaped ASCII, other characters as UTF-8.
     alltt(text)         preformatted text for the `alltt` environment, where only `\\ { }`
                         are special: those are escaped, symbols mapped as above.
 
-Contract: the output is ASCII except Latin letters U+00C0–U+017F (which T1 + utf8 set), so
-the `.tex` compiles with pdfLaTeX, XeLaTeX and LuaLaTeX alike. A character with no mapping
-(e.g. a CJK class name) is shown as its code point, `[U+4E2D]`, rather than breaking the
-compile.
+Contract: the output (bookmarks aside) is ASCII except Latin letters U+00C0–U+017F (which
+T1 + utf8 set), so the `.tex` compiles with pdfLaTeX (TeX Live's and Overleaf's default). A
+character with no mapping (e.g. a CJK class name) is shown as its code point, `[U+4E2D]`,
+rather than breaking the compile.
 """
 
 from __future__ import annotations
@@ -180,20 +181,31 @@ def escape(text: object) -> str:
 
 def inline(text: object) -> str:
     """`escape` with **bold** → \\textbf{…} and `code` → \\texttt{…} (unclosed marks are
-    closed at the end of the text, so braces always balance)."""
+    closed at the end of the text, so braces always balance). Code may break a line after
+    `-`, `_` and `/` (typewriter text is never hyphenated; long run names would overflow)."""
     out = []
     for i, bold_part in enumerate(str(text).split("**")):
         spans = bold_part.split("`")
-        body = "".join(
-            r"\texttt{" + escape(s) + "}" if j % 2 else escape(s) for j, s in enumerate(spans)
-        )
+        body = "".join(_code(s) if j % 2 else escape(s) for j, s in enumerate(spans))
         out.append(r"\textbf{" + body + "}" if i % 2 else body)
     return "".join(out)
 
 
-def plain(text: object) -> str:
-    """Escaped text without the marks (for PDF bookmarks and other plain strings)."""
-    return escape(str(text).replace("**", "").replace("`", ""))
+def _code(text: str) -> str:
+    pieces = _CODE_BREAK.split(text)
+    return r"\texttt{" + r"\allowbreak{}".join(escape(p) for p in pieces) + "}"
+
+
+_CODE_BREAK = re.compile(r"(?<=[-_/])(?=.)")
+
+
+def bookmark(text: object) -> str:
+    """A PDF bookmark string (\\texorpdfstring's second argument): no marks, ASCII specials
+    escaped, other characters as they are (hyperref converts UTF-8 to the bookmark's
+    Unicode itself, with pdfLaTeX as with XeLaTeX and LuaLaTeX)."""
+    text = unicodedata.normalize("NFC", _SPACES.sub(" ", str(text)))
+    text = text.replace("**", "").replace("`", "")
+    return "".join(_char(ch) if ch < "\x7f" else ch for ch in text if ch.isprintable())
 
 
 def alltt(text: str) -> str:

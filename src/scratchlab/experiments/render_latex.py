@@ -6,10 +6,8 @@ The same blocks as report.md / report.html (`document.py`), rendered for pdfLaTe
     Heading 2/3/4  \\section / \\subsection / \\subsubsection (bookmarks via \\texorpdfstring)
     Contents       \\tableofcontents (filled on the second pdflatex pass, as usual)
     Para, Bullets  text, itemize
-    Table          longtable with booktabs rules (\\toprule, \\midrule, \\bottomrule), its
-                   header repeated on every page; numeric columns right-aligned, highlighted
-                   rows bold; the font shrinks (small → footnotesize → scriptsize) until the
-                   estimated width fits the text width, then long text columns wrap
+    Table          longtable with booktabs rules, its header repeated on every page, sized
+                   to fit the text width (`latex_tables`)
     Figure         figure[H] with \\includegraphics of the PNG by its path relative to the
                    .tex, so the folder compiles as it is; scaled as in report.html (a
                    1200-pixel-wide image spans the text width, none taller than 45 % of it)
@@ -28,6 +26,7 @@ import struct
 from pathlib import Path
 
 from scratchlab.errors import ScratchlabError
+from scratchlab.experiments import latex_tables
 from scratchlab.experiments.document import (
     Block,
     Bullets,
@@ -37,10 +36,9 @@ from scratchlab.experiments.document import (
     Heading,
     Para,
     Table,
-    alignments,
     png_path,
 )
-from scratchlab.experiments.latex_text import alltt, escape, inline, plain
+from scratchlab.experiments.latex_text import alltt, bookmark, escape, inline
 from scratchlab.experiments.records import png_bytes
 
 PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
@@ -63,6 +61,7 @@ PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
 \setcounter{tocdepth}{2}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.6\baselineskip}
+\setlength{\emergencystretch}{3em}
 \setlength{\LTpre}{0.5\baselineskip}
 \setlength{\LTpost}{0.5\baselineskip}
 % \needlines{h}: a new page unless h is left (keeps a heading with what follows it)
@@ -71,14 +70,8 @@ PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
   \break\fi\endgroup}
 """
 
-TEXT_WIDTH_PT = 483.7  # A4 (597.5 pt) less 2 cm margins on each side
-FIT_PT = 0.95 * TEXT_WIDTH_PT  # what a table may take by the estimate (which is rough)
 FULL_WIDTH_PX = 1200  # report.html's page width: an image this wide spans the text width
 MIN_WIDTH = 0.25  # of the text width, for the smallest images
-_SIZES = (("small", 9.0), ("footnotesize", 8.0), ("scriptsize", 7.0))
-_COLSEP_PT = 4.0
-_MIN_HEADER = 9  # a stacked header's lines hold at least this many characters
-_CHAR_EM = 0.5  # average width of a character, in em (Latin Modern, digits and lower case)
 _SECTIONS = {2: "section", 3: "subsection", 4: "subsubsection"}
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./=,+-]+$")
 
@@ -102,7 +95,7 @@ def to_latex(blocks: list[Block], base: Path, root: Path | None = None) -> str:
                 "\\begin{itemize}\\setlength{\\itemsep}{0pt}\n" + items + "\n\\end{itemize}"
             )
         elif isinstance(b, Table):
-            body.append(_table(b))
+            body.append(latex_tables.table(b))
         elif isinstance(b, Figure):
             body.append(_figure(b, base, root))
         elif isinstance(b, Code):
@@ -119,114 +112,14 @@ def _heading(b: Heading, titled: bool) -> str:
     if b.level == 1:
         return "\\section*{" + text + "}"
     command = _SECTIONS.get(b.level, "paragraph")
-    if text != plain(b.text):
-        text = f"\\texorpdfstring{{{text}}}{{{plain(b.text)}}}"
+    if text != bookmark(b.text):
+        text = f"\\texorpdfstring{{{text}}}{{{bookmark(b.text)}}}"
     keep = "\\needlines{0.2\\textheight}\n" if b.level <= 4 else ""
     return f"{keep}\\{command}{{{text}}}"
 
 
 def _code(text: str) -> str:
     return "{\\footnotesize\n\\begin{alltt}\n" + alltt(text.rstrip()) + "\n\\end{alltt}\n}"
-
-
-# -- tables -------------------------------------------------------------------------------
-def _table(b: Table) -> str:
-    align = alignments(b)
-    widths = _natural_widths(b, stack=False)
-    size, spec, wrapped = _layout(widths, align)
-    if size != _SIZES[0][0]:  # too wide with one-line headers: stack them
-        widths = _natural_widths(b, stack=True)
-        size, spec, wrapped = _layout(widths, align)
-    header = " & ".join(
-        _header_cell(h, w, a, j in wrapped)
-        for j, (h, w, a) in enumerate(zip(b.header, widths, align, strict=False))
-    )
-    head = f"\\toprule\n{header} \\\\\n\\midrule\n"
-    lines = [f"{{\\{size}\n\\setlength{{\\tabcolsep}}{{{_COLSEP_PT:g}pt}}"]
-    if b.caption and b.number:  # before the table: inside it only \caption may open a row
-        lines.append(f"\\setcounter{{table}}{{{b.number - 1}}}")
-    lines.append(f"\\begin{{longtable}}{{@{{}}{spec}@{{}}}}")
-    if b.caption:
-        lines.append(f"\\caption{{{inline(b.caption)}}} \\\\")
-    lines.append(head + "\\endfirsthead")
-    lines.append(head + "\\endhead")
-    lines.append("\\midrule\n\\endfoot\n\\bottomrule\n\\endlastfoot")
-    n = len(b.header)
-    for i, row in enumerate(b.rows):
-        cells = [str(c) for c in row][:n] + [""] * (n - len(row))
-        cells = [_cell(c, i in b.highlight) for c in cells]
-        lines.append(" & ".join(cells) + " \\\\")
-    lines.append("\\end{longtable}\n}")
-    return "\n".join(lines)
-
-
-def _cell(text: str, bold: bool) -> str:
-    out = inline(text)
-    return "\\textbf{" + out + "}" if bold and out else out
-
-
-def _natural_widths(b: Table, stack: bool) -> list[int]:
-    """Characters each column needs: its longest cell or its header (`stack`: the header's
-    longest word, at least `_MIN_HEADER` characters, as headers then wrap onto lines)."""
-    widths = []
-    for j, h in enumerate(b.header):
-        cells = [_length(r[j]) for r in b.rows if j < len(r)]
-        if stack:
-            words = [len(w) for w in str(h).replace("**", "").replace("`", "").split()]
-            head = max([*words, min(_length(h), _MIN_HEADER)])
-        else:
-            head = _length(h)
-        widths.append(max([1, *cells, head]))
-    return widths
-
-
-def _length(text: object) -> int:
-    return len(str(text).replace("**", "").replace("`", ""))
-
-
-def _layout(widths: list[int], align: list[str]) -> tuple[str, str, set[int]]:
-    """(font size, column spec, wrapped columns): the largest size whose estimated width
-    fits; if none does, the widest text columns become wrapping p{} columns at scriptsize."""
-    sep = 2 * _COLSEP_PT * len(widths)
-    for size, pt in _SIZES:
-        if sum(widths) * _CHAR_EM * pt + sep <= FIT_PT:
-            return size, "".join("l" if a == "left" else "r" for a in align), set()
-    size, pt = _SIZES[-1]
-    char = _CHAR_EM * pt
-    text = sorted((j for j, a in enumerate(align) if a == "left"), key=lambda j: -widths[j])
-    wrapped: set[int] = set()
-
-    def unwrapped_pt() -> float:
-        return char * sum(w for j, w in enumerate(widths) if j not in wrapped) + sep
-
-    while text and unwrapped_pt() > FIT_PT:
-        wrapped.add(text.pop(0))
-    room = FIT_PT - unwrapped_pt()  # shared by the wrapped columns, in proportion
-    total = sum(widths[j] for j in wrapped) or 1
-    spec = []
-    for j, a in enumerate(align):
-        if j in wrapped:
-            frac = max(room * widths[j] / total, 60.0) / TEXT_WIDTH_PT
-            spec.append(f">{{\\raggedright\\arraybackslash}}p{{{frac:.3f}\\linewidth}}")
-        else:
-            spec.append("l" if a == "left" else "r")
-    return size, "".join(spec), wrapped
-
-
-def _header_cell(text: str, width: int, align: str, wrapped: bool) -> str:
-    """A header wider than its column breaks into stacked lines (a nested tabular)."""
-    words = str(text).split()
-    if wrapped or len(str(text)) <= width or len(words) < 2:
-        return inline(text)
-    lines: list[str] = []
-    for w in words:
-        if lines and len(lines[-1]) + 1 + len(w) <= width:
-            lines[-1] += " " + w
-        else:
-            lines.append(w)
-    col = "l" if align == "left" else "r"
-    rows = " \\\\ ".join(inline(line) for line in lines)
-    return f"\\begin{{tabular}}[b]{{@{{}}{col}@{{}}}}{rows}\\end{{tabular}}"
 
 
 # -- figures ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ line, what is missing and how to install it.
 from __future__ import annotations
 
 import logging
+import re
 
 from scratchlab.errors import ScratchlabError
 
@@ -89,11 +90,18 @@ def to_pdf(page_html: str) -> bytes:
 
 def _with_print_css(page_html: str) -> str:
     """The page with `PRINT_CSS` after its own style sheet (so it wins where both set a
-    property: WeasyPrint's `stylesheets=` would be user sheets, weaker than the page's)."""
+    property: WeasyPrint's `stylesheets=` would be user sheets, weaker than the page's), and
+    no line break inside "39.0 %" or "[36.0, 42.1]" (table cells on A4 wrap)."""
     head, sep, rest = page_html.partition("</head>")
     if not sep:
         raise ScratchlabError("the report page has no <head>: cannot typeset it as PDF")
+    rest = _UNIT.sub("\\1\u00a0%", rest)
+    rest = _INTERVAL.sub("[\\1,\u00a0\\2]", rest)
     return f"{head}<style>{PRINT_CSS}</style>{sep}{rest}"
+
+
+_UNIT = re.compile(r"(\d) %")
+_INTERVAL = re.compile(r"\[([^\]\s<>,]+), ([^\]\s<>,]+)\]")
 
 
 def _fetcher(weasyprint):
