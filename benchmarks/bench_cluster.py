@@ -1,31 +1,34 @@
-"""Runs on a Dask cluster against local processes: start-up cost and time per run.
+"""Runs on a Dask cluster against local processes: start-up cost and cost per run.
 
-    python benchmarks/bench_cluster.py                 # 16-run grid (digits), a few minutes
-    python benchmarks/bench_cluster.py --epochs 10     # longer runs: overhead matters less
+    python benchmarks/bench_cluster.py                 # 16-run grid (digits), several minutes
+    python benchmarks/bench_cluster.py --start-only --repeat 3     # start-up costs only
 
-What is timed, in this one process, on one machine (docs/CLUSTER.md has a run's numbers):
+Everything is measured in one process, on one machine, as wall time and as CPU time of this
+process and all the processes it started (each measured block ends the processes it starts,
+so their CPU is counted; CPU time is much less disturbed than wall time by other people's
+processes on a shared machine). docs/CLUSTER.md has a run's numbers.
 
-1. Start-up, until every worker has imported scratchlab's training code:
-   - the process pool of `--jobs 2` (`executors.run_in_processes`: a multiprocessing Manager
-     and a spawn ProcessPoolExecutor), against
-   - a `distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True)` and its
-     Client (what `--jobs 2` would cost as a LocalCluster), `import distributed` included.
-2. The executor phase of a 4 x 4 grid (eta x lambda, 16 runs, real figures) on the digits
-   data: inline (`--jobs 1`), `--jobs 2` (pool start included), and `--cluster` with 1 and
-   2 single-thread workers of a LocalCluster (the session's connect and probe are timed
-   apart from `ClusterSession.run`). Report building is left out: it is the same for all.
+1. Start-up, until every worker has imported scratchlab's training code, and stop:
+   the `--jobs 2` process pool (`executors.run_in_processes`: a multiprocessing Manager and a
+   spawn ProcessPoolExecutor) against a `distributed.LocalCluster(n_workers=2,
+   threads_per_worker=1, processes=True)` with its Client (`--jobs 2` as a LocalCluster).
+2. A 4 x 4 grid (eta x lambda, 16 runs, real figures) on the digits data: inline
+   (`--jobs 1`), `--jobs 2`, and `--cluster` on a LocalCluster of 1 and 2 single-thread
+   workers: its whole life with no runs, with the 16 runs, and the runs alone (wall).
 
-Derived: speed-up from 1 to 2 workers; overhead per run of the cluster against `--jobs 2`
-= (cluster 2 workers - jobs 2) / runs. Goals (issue 13): >= 1.8x from 1 to 2 workers on
-2 cores, < 0.5 s overhead per run. The machine's load average is printed: other people's
-processes on a shared machine change every number.
+Derived: CPU seconds per run (the difference with and without the runs, / 16) for each
+executor; the cluster's overhead per run against inline (CPU) and against `--jobs 2`
+(wall); the speed-up from 1 to 2 workers (wall, runs only). Goals (issue 13): >= 1.8x from
+1 to 2 workers on 2 cores, < 0.5 s overhead per run. The load average is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -56,16 +59,13 @@ def _warm(_=None) -> int:
     return os.getpid()
 
 
-def pool_start(jobs: int) -> float:
-    t0 = time.perf_counter()
+def pool_start(jobs: int) -> None:
     ctx = mp.get_context("spawn")
     manager = ctx.Manager()
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=executors._start_worker,
                              initargs=(1,)) as pool:  # fmt: skip
         list(pool.map(_warm, range(jobs)))
-        elapsed = time.perf_counter() - t0
     manager.shutdown()
-    return elapsed
 
 
 def local_cluster(workers: int):
@@ -76,28 +76,47 @@ def local_cluster(workers: int):
     )
 
 
-def cluster_start(workers: int) -> float:
-    t0 = time.perf_counter()
+def cluster_start(workers: int) -> None:
     import distributed
 
     with local_cluster(workers) as cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(workers)
         client.run(_warm)
-        return time.perf_counter() - t0
 
 
-def timed(fn, *args) -> float:
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
+def cluster_sweep(workers: int, runs: list, out: Path | None, rows: Rows) -> None:
+    """A LocalCluster's whole life: start, connect and probe, the runs (unless out is None)."""
+    from scratchlab.experiments.cluster import ClusterSession
+
+    with local_cluster(workers) as cluster, ClusterSession(cluster.scheduler_address, runs) as s:
+        if out is not None:
+            with RunProgress(runs, []) as p, measured(rows, f"--cluster {workers}: runs only"):
+                s.run(runs, out, p)
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process and of every descendant that has ended (and been reaped)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 class Rows(dict):
-    """The measurements, each printed as it comes (a long run shows what it has so far)."""
+    """{what: (wall s, CPU s)}, each printed as it comes (a long run shows what it has)."""
 
-    def __setitem__(self, what: str, seconds: float) -> None:
-        super().__setitem__(what, seconds)
-        print(f"| {what} | {seconds:.2f} s |", flush=True)
+    def __setitem__(self, what: str, value: tuple[float, float]) -> None:
+        super().__setitem__(what, value)
+        print(f"| {what} | {value[0]:.2f} s | {value[1]:.2f} s |", flush=True)
+
+
+@contextlib.contextmanager
+def measured(rows: Rows, what: str):
+    """Wall and CPU time of the block. Every process it starts must end inside it."""
+    wall, cpu = time.perf_counter(), cpu_s()
+    yield
+    rows[what] = (time.perf_counter() - wall, cpu_s() - cpu)
 
 
 def main() -> None:
@@ -115,39 +134,47 @@ def main() -> None:
         shutil.rmtree(tmp / name, ignore_errors=True)
         return tmp / name
 
-    def progress():
-        return RunProgress(runs, [])
-
+    print("| what | wall | CPU (all processes) |\n|---|---|---|")
     rows = Rows()
     for i in range(args.repeat):  # in turn, so both see the same load; the first imports Dask
-        rows[f"pool start (--jobs 2) #{i + 1}"] = pool_start(2)
-        rows[f"LocalCluster start (2 workers) #{i + 1}"] = cluster_start(2)
+        with measured(rows, f"pool start (--jobs 2) #{i + 1}"):
+            pool_start(2)
+        with measured(rows, f"LocalCluster start and stop (2 workers) #{i + 1}"):
+            cluster_start(2)
     if args.start_only:
         return
-    with progress() as p:
-        rows["inline (--jobs 1)"] = timed(executors.run_inline, runs, folder("in"), p, 1)
-    with progress() as p:
-        rows["--jobs 2"] = timed(executors.run_in_processes, runs, folder("j2"), 2, p, 1)
-    from scratchlab.experiments.cluster import ClusterSession
-
+    with RunProgress(runs, []) as p, measured(rows, "inline (--jobs 1)"):
+        executors.run_inline(runs, folder("in"), p, 1)
+    with RunProgress(runs, []) as p, measured(rows, "--jobs 2 (pool start included)"):
+        executors.run_in_processes(runs, folder("j2"), 2, p, 1)
     for workers in (1, 2):
-        with local_cluster(workers) as cluster:
-            session = ClusterSession(cluster.scheduler_address, runs)
-            rows[f"cluster connect + probe ({workers} workers)"] = timed(session.__enter__)
-            try:
-                with progress() as p:
-                    out = folder(f"c{workers}")
-                    rows[f"--cluster, {workers} worker(s)"] = timed(session.run, runs, out, p)
-            finally:
-                session.close()
-    speedup = rows["--cluster, 1 worker(s)"] / rows["--cluster, 2 worker(s)"]
-    overhead = (rows["--cluster, 2 worker(s)"] - rows["--jobs 2"]) / n
-    print(f"\n{n} runs, {args.epochs} epochs each, load average {os.getloadavg()}")
-    for what, seconds in rows.items():
-        print(f"| {what} | {seconds:.2f} s |")  # again, together
-    print(f"| speed-up 1 -> 2 workers | {speedup:.2f}x (goal >= 1.8x) |")
-    print(f"| overhead per run vs --jobs 2 | {overhead:+.3f} s (goal < 0.5 s) |")
+        with measured(rows, f"--cluster {workers}: LocalCluster life, no runs"):
+            cluster_sweep(workers, runs, None, rows)
+        with measured(rows, f"--cluster {workers}: LocalCluster life, {n} runs"):
+            cluster_sweep(workers, runs, folder(f"c{workers}"), rows)
+    report(rows, n, args.epochs)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(rows: Rows, n: int, epochs: int) -> None:
+    def per_run_cpu(with_runs: str, without: str) -> float:
+        return (rows[with_runs][1] - rows[without][1]) / n
+
+    inline = rows["inline (--jobs 1)"][1] / n
+    pool = per_run_cpu("--jobs 2 (pool start included)", "pool start (--jobs 2) #1")
+    cluster = {
+        k: per_run_cpu(f"--cluster {k}: LocalCluster life, {n} runs",
+                       f"--cluster {k}: LocalCluster life, no runs")
+        for k in (1, 2)
+    }  # fmt: skip
+    speedup = rows["--cluster 1: runs only"][0] / rows["--cluster 2: runs only"][0]
+    wall = (rows["--cluster 2: runs only"][0] - rows["--jobs 2 (pool start included)"][0]) / n
+    print(f"\n{n} runs, {epochs} epochs each, load average {os.getloadavg()}")
+    print(f"CPU s per run: inline {inline:.3f}, --jobs 2 {pool:.3f}, "
+          f"cluster 1 worker {cluster[1]:.3f}, 2 workers {cluster[2]:.3f}")  # fmt: skip
+    print(f"cluster CPU overhead per run vs inline: {cluster[2] - inline:+.3f} s (goal < 0.5 s)")
+    print(f"cluster wall overhead per run vs --jobs 2: {wall:+.3f} s (goal < 0.5 s)")
+    print(f"speed-up 1 -> 2 workers (wall, runs only): {speedup:.2f}x (goal >= 1.8x)")
 
 
 if __name__ == "__main__":

@@ -78,13 +78,15 @@ class Cluster:
     """A `dask scheduler` and named `dask worker --nthreads 1 --no-nanny` subprocesses."""
 
     def __init__(self, root: Path) -> None:
-        self.root, self.procs, self.logs = root, {}, []
+        self.root, self.procs, self.logs, self.client = root, {}, [], None
         write(root / "stub_preload.py", STUB)
         self.env = subprocess_env(
             SCRATCHLAB_CACHE=str(root / "cache"),
             TMPDIR=str(root),
             DASK_DISTRIBUTED__SCHEDULER__IDLE_TIMEOUT="600s",  # a stray scheduler ends itself
         )
+
+    def start(self) -> None:
         self._start(
             "scheduler",
             ["--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0"],
@@ -133,7 +135,8 @@ class Cluster:
         return (self.root / f"{name}.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        self.client.close(timeout=5)
+        if self.client is not None:
+            self.client.close(timeout=5)
         for proc in self.procs.values():  # test processes: nothing of theirs needs saving
             proc.kill()
         for proc in self.procs.values():
@@ -146,6 +149,7 @@ class Cluster:
 def dask_cluster(tmp_path_factory):
     cluster = Cluster(tmp_path_factory.mktemp("dask"))
     try:
+        cluster.start()
         yield cluster
     finally:
         cluster.stop()
