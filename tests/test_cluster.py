@@ -385,3 +385,9 @@ def test_addresses_that_are_accepted():
     for address in ("tcp://127.0.0.1:8786", "tcp://node-7.cluster.local:8786",
                     "tls://sched:8786", "tcp://[::1]:8786"):  # fmt: skip
         assert cl.check_address(address) == address
+
+
+def test_without_dask_the_option_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'dask\[distributed\]'"):
+        cl.ClusterSession("tcp://127.0.0.1:8786", [])

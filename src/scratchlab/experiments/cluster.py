@@ -79,7 +79,7 @@ def _distributed():
     except ImportError:
         raise ConfigError(
             "--cluster needs Dask distributed, which is not installed; "
-            "install it with: pip install 'scratchlab[cluster]'"
+            "install it with: pip install 'dask[distributed]'"
         ) from None
     return distributed
 
@@ -217,6 +217,8 @@ class ClusterSession:
                 "are kept"
             ) from None
         except OSError as exc:
+            if future.status == "error":  # the task itself raised it on its worker
+                raise
             raise ScratchlabError(
                 f"lost the connection to the scheduler at {self.address} while run "
                 f"{spec.name!r} trained ({exc}); run the command again: finished runs are kept"
