@@ -27,10 +27,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from scratchlab.errors import ConfigError, DataError
+from scratchlab.errors import ConfigError
 from scratchlab.experiments import executors
 from scratchlab.experiments.assemble import check_cycles
-from scratchlab.experiments.config import Experiment
+from scratchlab.experiments.config import Experiment, report_settings
 from scratchlab.experiments.gradchecks import update_gradcheck
 from scratchlab.experiments.progress import RunProgress
 from scratchlab.experiments.report import build_report
@@ -50,7 +50,6 @@ from scratchlab.experiments.validate import check_experiment, check_gradcheck, c
 from scratchlab.experiments.writers import spec_json
 from scratchlab.io import write_json
 from scratchlab.threads import available_cores, resolve_threads, threads_per_job
-from scratchlab.train.fit import all_finite
 
 JOBS_PER_CORE = 2  # --jobs is capped at this many processes per available core
 
@@ -200,17 +199,14 @@ def validate(exp: Experiment, runs: list[RunSpec], out: Path, jobs: int, many: b
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     _check_writable(out)
+    _check_results_folder(out / exp.name)
     resolve_threads()  # a bad SCRATCHLAB_THREADS fails here, not inside the first run
     check_experiment(exp, runs, many=many)
     if exp.gradcheck is not None and not exp.runs:
         raise ConfigError(f"{exp.source or exp.name}: gradcheck needs a [[runs]] entry to check")
     data: dict[str, RunData] = {}
-    checked: set[int] = set()
     for spec in runs:  # load (and cache) every dataset first: bad data fails before any write
-        data[spec.name] = load_run_data(spec)
-        if id(data[spec.name]) not in checked:
-            checked.add(id(data[spec.name]))
-            _check_finite(spec, data[spec.name].splits)
+        data[spec.name] = load_run_data(spec)  # uint8 parts: NaN/inf cannot occur
         _check(exp, spec, data[spec.name].splits)
         if spec.data.retrain_split:
             check_run(exp, spec, load_run_data(spec, split=spec.data.retrain_split).splits)
@@ -280,6 +276,7 @@ def _write_experiment_json(
             "search": SEARCH_JSON if search else None,
             "notes": notes,
             "source": exp.source.name if exp.source else None,
+            "report": report_settings(exp),  # baseline, reference, [[figures]], groups, grids
         },
     )
 
@@ -295,11 +292,9 @@ def _check_writable(out: Path) -> None:
         )
 
 
-def _check_finite(spec: RunSpec, splits) -> None:
-    """Loaders give uint8 pixels, so NaN/inf cannot occur; this guards future formats."""
-    for part in ("train", "val", "test"):
-        if not all_finite(getattr(splits, part).X):
-            raise DataError(
-                f"run {spec.name!r}: the {part} images of {spec.data.dataset} hold NaN or "
-                "infinite values after loading; check the data files"
-            )
+def _check_results_folder(exp_dir: Path) -> None:
+    if exp_dir.exists() and not exp_dir.is_dir():
+        raise ConfigError(
+            f"cannot create the results folder {exp_dir}: a file of that name is in the way; "
+            "move it, or pass --out with another folder"
+        )

@@ -53,8 +53,15 @@ class ResultsFolder:
         self._handle = None
 
     def __enter__(self) -> ResultsFolder:
-        self.exp_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(self.exp_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held until __exit__
+        try:
+            self.exp_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(self.exp_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held until __exit__
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise ConfigError(
+                f"cannot create the results folder {self.exp_dir}: {reason}; "
+                "pass --out with a folder you can write"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
