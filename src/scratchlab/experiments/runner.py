@@ -276,6 +276,7 @@ def _write_experiment_json(
             "search": SEARCH_JSON if search else None,
             "notes": notes,
             "source": exp.source.name if exp.source else None,
+            "report": report_settings(exp),  # baseline, reference, figures, repeats, grids
             "report": report_settings(exp),  # baseline, reference, [[figures]], groups, grids
         },
     )
