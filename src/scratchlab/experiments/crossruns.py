@@ -131,16 +131,22 @@ def select(records: list[RunRecord], groups: dict[str, list[str]], patterns: lis
     ]
 
 
-def lr_per_update(config: dict, n_train: int) -> tuple[np.ndarray, int]:
+def lr_per_update(
+    config: dict, n_train: int, trained: dict | None = None
+) -> tuple[np.ndarray, int]:
     """The rate of every update, as the fit loop asks the schedule: lr(step, epoch) with
-    step = updates so far, epoch = step // steps per epoch; steps per epoch = ⌈n / batch⌉."""
+    step = updates so far, epoch = step // steps per epoch; steps per epoch = ⌈n / batch⌉.
+    `trained`: the schedule as the run trained it (metrics.json `training.schedule`: a
+    cyclical n_s in updates even when the file gave it in epochs); else the config's."""
     from scratchlab.optim import get_schedule
 
     t = config["train"]
     batch = n_train if t["n_batch"] == "full" else min(int(t["n_batch"]), n_train)
     steps = max(1, math.ceil(n_train / max(1, batch)))
     total = int(t["n_epochs"]) * steps
-    kw = {k: v for k, v in t["schedule"].items() if k != "name"}
+    kw = {k: v for k, v in (trained or t["schedule"]).items() if k != "name"}
+    if "step_size_epochs" in kw:  # a run written before `training` was recorded
+        kw["step_size"] = max(1, round(kw.pop("step_size_epochs") * steps))
     if t["schedule"]["name"] == "cosine":
         kw["total_steps"] = total
     schedule = get_schedule(t["schedule"]["name"], t["eta"], **kw)
@@ -163,7 +169,11 @@ def named_figure(
     if kind == "heatmap":
         return _heatmap(spec, chosen, entries, out, title)
     if kind == "lr":
-        rates = [(r.name, *lr_per_update(r.config, r.n("train"))) for r in chosen if r.n("train")]
+        rates = [
+            (r.name, *lr_per_update(r.config, r.n("train"), _trained_schedule(r)))
+            for r in chosen
+            if r.n("train")
+        ]
         if not rates:
             return "The runs do not record their training-set size."
         path = plots.plot_lr([(n, lr) for n, lr, _ in rates], [s for _, _, s in rates], out, title)
@@ -172,6 +182,11 @@ def named_figure(
 
 
 _METRIC_NAMES = {"loss": "loss", "cost": "cost", "acc": "accuracy"}
+
+
+def _trained_schedule(r: RunRecord) -> dict | None:
+    schedule = (r.metrics.get("training") or {}).get("schedule")
+    return schedule if isinstance(schedule, dict) and "name" in schedule else None
 
 
 def _names(records: list[RunRecord]) -> str:
@@ -259,7 +274,7 @@ def _updates(chosen: list[RunRecord], out: Path, title: str | None) -> Drawn:
     if not runs:
         return (
             "None of its runs was evaluated between epochs: set `train.eval_every` "
-            "(updates) or `train.eval_every_epochs` for them."
+            "(N updates, or { epochs = f }) for them."
         )
     path = plots.plot_overlay(runs, out, title=title, xlabel="update step")
     return path, (

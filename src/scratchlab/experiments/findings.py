@@ -7,7 +7,8 @@ Per entry (a run, or the repeats of one configuration), the first rule that appl
    a. the final training loss is above the untrained one (epoch 0): training made the model
       worse; or
    b. the training loss oscillates: among epochs 2..E, it rose by more than `RISE` (2 %)
-      over the previous epoch at least max(2, ⌈`RISE_SHARE`·(E−1)⌉) times (20 %).
+      over the previous epoch at least max(2, ⌈`RISE_SHARE`·(E−1)⌉) times (20 %). Not
+      applied to a cyclical learning rate, whose loss rises with the rate by design.
    An unstable run's train–validation gap says nothing about variance: no fit reading.
 3. **no validation** — the entry has no validation accuracy: fit is not judged.
 4. **overfitting** — the train–validation accuracy gap exceeds what the validation set's
@@ -53,8 +54,9 @@ def _losses(rows: list[dict]) -> list[tuple[int, float]]:
     ]
 
 
-def instability(rows: list[dict]) -> str | None:
-    """Rule 2 on one history: a sentence with the numbers, or None when stable."""
+def instability(rows: list[dict], cyclical: bool = False) -> str | None:
+    """Rule 2 on one history: a sentence with the numbers, or None when stable
+    (`cyclical`: rule 2a only)."""
     losses = _losses(rows)
     start = next((v for e, v in losses if e == 0), None)
     trained = [(e, v) for e, v in losses if e > 0]
@@ -72,7 +74,7 @@ def instability(rows: list[dict]) -> str | None:
         if p > 0 and v > p * (1 + RISE)
     ]
     need = max(2, math.ceil(RISE_SHARE * (len(trained) - 1)))
-    if len(trained) >= 3 and len(rises) >= need:
+    if len(trained) >= 3 and len(rises) >= need and not cyclical:
         worst = max(rises, key=lambda r: r[1])
         return (
             f"training loss oscillates: it rose by more than {100 * RISE:.0f} % in "
@@ -84,8 +86,9 @@ def instability(rows: list[dict]) -> str | None:
 
 def _unstable(entry: Entry) -> str | None:
     for run in entry.runs:
+        cyclical = ((run.config.get("train") or {}).get("schedule") or {}).get("name") == "cyclical"
         for i, rows in enumerate(run.histories):
-            why = instability(rows)
+            why = instability(rows, cyclical)
             if why:
                 where = f"member {i + 1} of `{run.name}`" if len(run.histories) > 1 else ""
                 where = where or (f"`{run.name}`" if entry.repeated else "")

@@ -140,7 +140,8 @@ def _read_histories(run_dir: Path, name: str, metrics: dict) -> tuple[list, list
     from scratchlab.train import History
 
     ens = metrics.get("ensemble") or {}
-    count = ens.get("n_members") if isinstance(ens, dict) else None
+    seeds = isinstance(ens, dict) and ens.get("kind", "seeds") == "seeds"  # snapshots: one model
+    count = ens.get("n_members") if seeds else None
     files = [f"member-{i}/history.csv" for i in range(1, count + 1)] if count else ["history.csv"]
     epochs, steps = [], []
     for rel in files:

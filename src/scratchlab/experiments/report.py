@@ -4,8 +4,9 @@ Reads only the run-folder files (docs: run-folder format 2, `records.py`); draws
 across runs into `<exp>/figures/`; writes summary.csv, report.md and report.html.
 
     title · contents · setup (data, sizes, provenance) · results (table, chart) · findings
-    · baseline · references · grids (table + heat map) · figures across runs · loss comparison
-    · retraining · gradient check · runs (full sections; of a grid only the top `TOP_GRID`)
+    · baseline · references · grids (table + heat map) · searches (table + scatter, from
+    search.json) · figures across runs · loss comparison · retraining · gradient check · runs
+    (full sections; of a grid or a search only the top `TOP_GRID`)
 
 `experiment.json["report"]` (from the experiment file, `config.report_settings`) carries
 `baseline`, `reference`, `figures`, `groups` (repeats) and `grids`; without it the report
@@ -23,6 +24,7 @@ from scratchlab.errors import ConfigError
 from scratchlab.experiments import crossruns, findings, report_formats
 from scratchlab.experiments import report_compare as rc
 from scratchlab.experiments import report_results as rr
+from scratchlab.experiments import report_search as rs
 from scratchlab.experiments.document import (
     Block,
     Contents,
@@ -93,8 +95,10 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     sel = findings.selection(entries)
     verdicts = findings.verdicts(entries)
     grids = [g for g in settings.get("grids") or [] if len(g.get("runs", [])) > 1]
-    in_grid = {n for g in grids for n in g["runs"]}
-    top = {n for g in grids for n in _top(g, entries)}
+    searches = rs.load_searches(exp_dir)
+    collapsed = grids + [{"runs": rs.trial_names(s)} for s in searches]  # top TOP_GRID shown
+    in_grid = {n for g in collapsed for n in g["runs"]}
+    top = {n for g in collapsed for n in _top(g, entries)}
     shown = [i for i, e in enumerate(entries) if e.name not in in_grid or e.name in top]
     varying, shared = rr.varying_params([entries[i] for i in shown], settings.get("baseline"))
     fig_dir = _figure_dir(exp_dir)
@@ -115,6 +119,9 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     for g in grids:
         drawn = crossruns.grid_heatmap(g, entries, fig_dir)
         blocks += rc.grid_blocks(g, entries, sel, verdicts, _top(g, entries), drawn)
+    for s in searches:
+        trials = {"runs": rs.trial_names(s)}
+        blocks += rs.search_blocks(s, entries, sel, verdicts, _top(trials, entries), fig_dir)
     blocks += _named_figures(settings, records, entries, fig_dir)
     blocks += rc.loss_blocks([entries[i] for i in shown])
     blocks += rc.retrained_blocks(entries)
@@ -164,8 +171,8 @@ def _results(entries, shown, sel, verdicts, settings, varying, fig_dir) -> list[
     if len(shown) < len(entries):
         blocks.append(
             Para(
-                f"Grid points are summarised in their own section; this table shows "
-                f"their top {TOP_GRID} (★ and ≈ are over all runs)."
+                f"Grid points and search trials are summarised in their own sections; this "
+                f"table shows the top {TOP_GRID} of each (★ and ≈ are over all runs)."
             )
         )
     drawn = crossruns.comparison([entries[i] for i in shown], _sub(sel, shown), fig_dir)
