@@ -277,7 +277,6 @@ def _write_experiment_json(
             "notes": notes,
             "source": exp.source.name if exp.source else None,
             "report": report_settings(exp),  # baseline, reference, figures, repeats, grids
-            "report": report_settings(exp),  # baseline, reference, [[figures]], groups, grids
         },
     )
 
