@@ -1,17 +1,15 @@
 """The figures of one run, written under `<run>/figures/` and listed in its metrics.json.
 
-NOTE (report helper, 2026-11-30): this file was overwritten by mistake by the report
-session (a name clash: the report's figures-across-runs module now lives in crossruns.py)
-and rebuilt from artifacts.py and tests/test_pipeline.py; check it against your version.
-
 curves.png         loss, cost and accuracy per epoch, train vs val (ensembles: members' mean);
                    with eval_every, every evaluation at x = update step / updates per epoch
 weights.png        class templates (linear model) — units.png for an MLP's first layer
 augmentation.png   originals vs augmented samples (when the run augments)
-confusion.png      normalised confusion matrix on the test set (ensembles: the vote's, of the
-                   members or of the cycle-end snapshots)
+confusion.png      confusion matrix on the test set, normalised, with counts (ensembles: the
+                   vote's, of the members or of the cycle-end snapshots)
 prf.png            per-class precision / recall / F1
-misclassified.png  the first nine misclassified test images
+misclassified.png  the first nine misclassified test images beside the nine most confident
+                   mistakes (p = the model's probability of its wrong label; for a vote, the
+                   share of voters that chose it)
 retrain_curves.png the retrained model's curves
 """
 
@@ -24,7 +22,7 @@ import numpy as np
 
 from scratchlab import plots
 from scratchlab.experiments.result import RunResult
-from scratchlab.metrics import classification_metrics, misclassified
+from scratchlab.metrics import classification_metrics
 
 
 def mean_rows(histories: list[list[dict]]) -> list[dict]:
@@ -53,77 +51,110 @@ def run_figures(result: RunResult, run_dir: Path) -> dict[str, str]:
     """Draw every figure of the run; returns {key: path relative to run_dir}."""
     run_dir = Path(run_dir)
     fig_dir = run_dir / "figures"
-    spec, splits = result.spec, result.splits
-    names, shape = splits.class_names, splits.image_shape
-    title = spec.name
-    out: dict[str, Path] = {}
-    first = result.members[0]
-    restored = spec.train.keep_best or (
-        spec.train.early_stopping is not None and spec.train.early_stopping.restore_best
-    )
-    u = result.training.get("updates_per_epoch", 1)
-    if len(result.members) > 1:
-        k = len(result.members)
-        rows = in_epochs(mean_rows([m.history.rows for m in result.members]), u)
-        out["curves"] = plots.plot_loss_cost_acc(
-            rows, fig_dir / "curves.png", title=f"{title} — mean of {k} members"
-        )
-        whose = f" — majority vote of {k} members"
-    else:
-        out["curves"] = plots.plot_loss_cost_acc(
-            in_epochs(first.history.rows, u),
-            fig_dir / "curves.png",
-            title=title,
-            best_epoch=first.history.best_epoch if restored else None,
-        )
-        k = len(first.snapshots)
-        whose = f" — majority vote of {k} cycle-end snapshots" if result.is_ensemble else ""
-        out.update(_weights(first.model, shape, names, fig_dir, title))
-    if spec.train.augment:
-        from scratchlab.experiments.assemble import make_augment
-
-        rng = np.random.default_rng(spec.seed)
-        originals = splits.train.X[:8]  # uint8; augmentation gets them standardised, as in fit
-        augmented = make_augment(spec, splits)(splits.standardiser(originals), rng)
-        out["augmentation"] = plots.plot_augmentation_examples(
-            splits.pixels(originals),
-            np.clip(splits.raw(augmented), 0, 1),
-            shape,
-            fig_dir / "augmentation.png",
-            title="Original (top) and augmented (bottom)",
-        )
-    y_pred = result.predictions["test"]
-    if splits.test.n:
-        report = classification_metrics(splits.test.y, y_pred, names)
-        out["confusion"] = plots.plot_confusion(
-            np.asarray(report["confusion_normalised"]),
-            names,
-            fig_dir / "confusion.png",
-            title=f"Normalised confusion matrix (test) — {title}{whose}",
-        )
-        out["prf"] = plots.plot_per_class_prf(
-            report,
-            names,
-            fig_dir / "prf.png",
-            title=f"Per-class precision, recall, F1 — {title}{whose}",
-        )
-        idx = misclassified(splits.test.y, y_pred, n=9)
-        if len(idx):
-            out["misclassified"] = plots.plot_misclassified(
-                splits.pixels(splits.test.X[idx]),
-                shape,
-                splits.test.y[idx],
-                y_pred[idx],
-                names,
-                fig_dir / "misclassified.png",
-            )
+    out: dict[str, Path] = _curves(result, fig_dir)
+    if len(result.members) == 1:
+        splits = result.splits
+        out |= _weights(
+            result.members[0].model, splits.image_shape, splits.class_names, fig_dir,
+            result.spec.name,
+        )  # fmt: skip
+    if result.spec.train.augment:
+        out["augmentation"] = _augmentation(result, fig_dir)
+    if result.splits.test.n:
+        out |= _test_figures(result, fig_dir)
     if result.retrain is not None:
         out["retrain_curves"] = plots.plot_loss_cost_acc(
             result.retrain.member.history.rows,
             fig_dir / "retrain_curves.png",
-            title=f"{title} — retrained on all data",
+            title=f"{result.spec.name} — retrained on all data",
         )
     return {k: Path(v).relative_to(run_dir).as_posix() for k, v in out.items()}
+
+
+def _whose(result: RunResult) -> str:
+    """Whose predictions the test figures show, for their titles."""
+    kind, k = result.ensemble_kind, len(result.voters)
+    if kind == "seeds":
+        return f" — majority vote of {k} members"
+    return f" — majority vote of {k} cycle-end snapshots" if kind == "snapshots" else ""
+
+
+def _curves(result: RunResult, fig_dir: Path) -> dict[str, Path]:
+    spec, first = result.spec, result.members[0]
+    u = result.training.get("updates_per_epoch", 1)
+    path = fig_dir / "curves.png"
+    if len(result.members) > 1:
+        k = len(result.members)
+        rows = in_epochs(mean_rows([m.history.rows for m in result.members]), u)
+        return {
+            "curves": plots.plot_loss_cost_acc(
+                rows, path, title=f"{spec.name} — mean of {k} members"
+            )
+        }
+    es = spec.train.early_stopping
+    restored = spec.train.keep_best or (es is not None and es.restore_best)
+    best = first.history.best_epoch if restored else None
+    rows = in_epochs(first.history.rows, u)
+    return {"curves": plots.plot_loss_cost_acc(rows, path, title=spec.name, best_epoch=best)}
+
+
+def _augmentation(result: RunResult, fig_dir: Path) -> Path:
+    from scratchlab.experiments.assemble import make_augment
+
+    spec, splits = result.spec, result.splits
+    rng = np.random.default_rng(spec.seed)
+    originals = splits.train.X[:8]  # uint8; augmentation gets them standardised, as in fit
+    augmented = make_augment(spec, splits)(splits.standardiser(originals), rng)
+    return plots.plot_augmentation_examples(
+        splits.pixels(originals),
+        np.clip(splits.raw(augmented), 0, 1),
+        splits.image_shape,
+        fig_dir / "augmentation.png",
+        title="Original (top) and augmented (bottom)",
+    )
+
+
+def _test_figures(result: RunResult, fig_dir: Path) -> dict[str, Path]:
+    splits, y_pred = result.splits, result.predictions["test"]
+    names, title = splits.class_names, f"{result.spec.name}{_whose(result)}"
+    report = classification_metrics(splits.test.y, y_pred, names)
+    out = {
+        "confusion": plots.plot_confusion(
+            np.asarray(report["confusion_normalised"]), names, fig_dir / "confusion.png",
+            title=f"Confusion matrix (test) — {title}", counts=report["confusion"],
+        ),
+        "prf": plots.plot_per_class_prf(
+            report, names, fig_dir / "prf.png",
+            title=f"Per-class precision, recall, F1 — {title}",
+        ),
+    }  # fmt: skip
+    keep = _mistakes_shown(splits.test.y, y_pred, confidence := _confidence(result, y_pred))
+    if len(keep):  # only the images shown are converted to pixels (not the whole test set)
+        out["misclassified"] = plots.plot_mistakes(
+            splits.pixels(splits.test.X[keep]), splits.image_shape, splits.test.y[keep],
+            y_pred[keep], confidence[keep], names, fig_dir / "misclassified.png",
+        )  # fmt: skip
+    return out
+
+
+def _mistakes_shown(y_true, y_pred, confidence, n: int = 9) -> np.ndarray:
+    """Indices of the first `n` mistakes and the `n` most confident ones, in test-set order
+    (plot_mistakes picks the same ones again from this subset)."""
+    wrong = np.flatnonzero(y_true != y_pred)
+    sure = wrong[np.argsort(-confidence[wrong], kind="stable")[:n]]
+    return np.union1d(wrong[:n], sure)
+
+
+def _confidence(result: RunResult, y_pred: np.ndarray) -> np.ndarray:
+    """How sure the run was of each test prediction: the model's probability of it, or for
+    a vote the share of voters that chose it."""
+    rows = np.arange(len(y_pred))
+    if result.voters:
+        votes = np.stack([v.predictions["test"] for v in result.voters])
+        return np.mean(votes == y_pred[None, :], axis=0)
+    splits = result.splits
+    proba = result.members[0].model.predict_proba(splits.test.X, transform=splits.standardiser)
+    return proba[rows, y_pred]
 
 
 def _weights(model, shape, names, fig_dir: Path, title: str) -> dict[str, Path]:
