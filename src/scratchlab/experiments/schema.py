@@ -18,16 +18,17 @@ from pydantic import (
     model_validator,
 )
 
+from scratchlab.data.registry import DATASETS as _DATASET_SPECS
 from scratchlab.errors import ConfigError
 from scratchlab.experiments.reportspec import FigureSpec, ReferenceSpec
+from scratchlab.nn.build import ACTIVATIONS, DROPOUT_WHERE
+from scratchlab.nn.init import INITS
+from scratchlab.nn.losses import LOSSES
+from scratchlab.optim import OPTIMIZERS
 
-DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
-SPLITS = {
-    "cifar10": ("a1", "all"),
-    "mnist": ("standard", "full"),
-    "fashion-mnist": ("standard", "full"),
-    "digits": ("standard", "full"),
-}
+# The allowed names come from the registries: one source of truth (tests/test_schema_sources.py).
+DATASETS = tuple(_DATASET_SPECS)
+SPLITS = {name: tuple(spec.splits) for name, spec in _DATASET_SPECS.items()}
 
 
 class _Strict(BaseModel):
@@ -37,9 +38,10 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     """Which images, split and preprocessing a run uses."""
 
-    dataset: Literal["cifar10", "mnist", "fashion-mnist", "digits"] = "cifar10"
+    dataset: Literal[DATASETS] = "cifar10"
     split: str | None = None  # None: the dataset's standard split (a1 / standard)
     val_size: int = Field(1000, ge=1)
+    seed: int = Field(0, ge=0)  # draws cifar10 `all`'s validation hold-out (not the run seed)
     path: str | None = None
     retrain_split: str | None = None  # e.g. "full": after fitting, retrain on it and test
 
@@ -61,13 +63,13 @@ class ModelSpec(_Strict):
     """Architecture: hidden=[] is the linear classifier."""
 
     hidden: list[Annotated[int, Field(ge=1)]] = []
-    activation: Literal["relu"] = "relu"
+    activation: Literal[tuple(ACTIVATIONS)] = "relu"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    dropout_where: Literal["hidden", "every_dense"] = "hidden"
+    dropout_where: Literal[DROPOUT_WHERE] = "hidden"
     batch_norm: bool = False
-    loss: Literal["cross_entropy", "svm"] = "cross_entropy"
-    init: Literal["normal", "xavier", "he"] = "normal"
-    init_std: float = Field(0.01, gt=0.0)
+    loss: Literal[tuple(LOSSES)] = "cross_entropy"
+    init: Literal[INITS] = "normal"
+    init_std: float = Field(0.01, gt=0.0, allow_inf_nan=False)
 
 
 class ConstantSchedule(_Strict):
@@ -76,26 +78,46 @@ class ConstantSchedule(_Strict):
 
 class ExpDecaySchedule(_Strict):
     name: Literal["exp_decay"]
-    gamma: float = Field(gt=0.0, le=1.0)
+    gamma: float = Field(gt=0.0, le=1.0, allow_inf_nan=False)
 
 
 class StepDecaySchedule(_Strict):
     name: Literal["step_decay"]
     every: int = Field(ge=1)
-    factor: float = Field(gt=1.0)
+    factor: float = Field(gt=1.0, allow_inf_nan=False)
 
 
 class CyclicalSchedule(_Strict):
     name: Literal["cyclical"]
-    eta_min: float = Field(gt=0.0)
-    eta_max: float = Field(gt=0.0)
+    eta_min: float = Field(gt=0.0, allow_inf_nan=False)
+    eta_max: float = Field(gt=0.0, allow_inf_nan=False)
     step_size: int | None = Field(None, ge=1)  # n_s in updates ...
     step_size_epochs: float | None = Field(None, gt=0.0, allow_inf_nan=False)  # ... or epochs
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CyclicalSchedule:
+        if self.eta_min > self.eta_max:
+            raise ValueError(f"eta_min ({self.eta_min:g}) must not exceed eta_max "
+                             f"({self.eta_max:g})")  # fmt: skip
+        if (self.step_size is None) == (self.step_size_epochs is None):
+            raise ValueError("give the half-cycle n_s as step_size (updates) or as "
+                             "step_size_epochs (epochs: n_s = round(k * updates per epoch)), "
+                             "exactly one")  # fmt: skip
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_the_given_length(self, handler) -> dict:
+        """Dump only the n_s key given (configs stay as they were before step_size_epochs)."""
+        out = handler(self)
+        for key in ("step_size", "step_size_epochs"):
+            if out.get(key, 0) is None:
+                del out[key]
+        return out
 
 
 class CosineSchedule(_Strict):
     name: Literal["cosine"]
-    eta_min: float = Field(0.0, ge=0.0)
+    eta_min: float = Field(0.0, ge=0.0, allow_inf_nan=False)
 
 
 Schedule = Annotated[
@@ -118,20 +140,7 @@ class AugmentSpec(_Strict):
             build_augmenter([self.as_dict()], (3, 32, 32))
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
-        if (self.step_size is None) == (self.step_size_epochs is None):
-            raise ValueError("give the half-cycle n_s as step_size (updates) or as "
-                             "step_size_epochs (epochs: n_s = round(k * updates per epoch)), "
-                             "exactly one")  # fmt: skip
         return self
-
-    @model_serializer(mode="wrap")
-    def _only_the_given_length(self, handler) -> dict:
-        """Dump only the n_s key given (configs stay as they were before step_size_epochs)."""
-        out = handler(self)
-        for key in ("step_size", "step_size_epochs"):
-            if out.get(key, 0) is None:
-                del out[key]
-        return out
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, **(self.model_extra or {})}
@@ -140,8 +149,24 @@ class AugmentSpec(_Strict):
 class EarlyStoppingSpec(_Strict):
     monitor: Literal["val_loss", "val_cost", "val_acc"] = "val_loss"
     patience: int = Field(5, ge=1)
-    min_delta: float = Field(0.0, ge=0.0)
+    min_delta: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     restore_best: bool = True
+
+
+class OptimizerParams(_Strict):
+    """Hyper-parameters of the optimisers: momentum/nesterov use `beta`, adam the rest."""
+
+    beta: float = Field(0.9, ge=0.0, lt=1.0)
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    eps: float = Field(1e-8, gt=0.0, allow_inf_nan=False)
+
+    def for_optimizer(self, name: str) -> dict:
+        if name in ("momentum", "nesterov"):
+            return {"beta": self.beta}
+        if name == "adam":
+            return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        return {}
 
 
 class EveryEpochs(_Strict):
@@ -153,10 +178,11 @@ class EveryEpochs(_Strict):
 class TrainSpec(_Strict):
     """Optimisation: everything the fit loop needs."""
 
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = "sgd"
-    eta: float = Field(0.001, gt=0.0)
-    lambda_: float = Field(0.0, ge=0.0, alias="lambda")
-    l1: float = Field(0.0, ge=0.0)
+    optimizer: Literal[OPTIMIZERS] = "sgd"
+    optimizer_params: OptimizerParams = OptimizerParams()
+    eta: float = Field(0.001, gt=0.0, allow_inf_nan=False)
+    lambda_: float = Field(0.0, ge=0.0, alias="lambda", allow_inf_nan=False)
+    l1: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     n_epochs: int = Field(40, ge=1)
     n_batch: int | Literal["full"] = 100
     schedule: Schedule = ConstantSchedule()
