@@ -40,7 +40,8 @@ def test_optimizer_params_reach_the_optimizer():
         "optimizer": "nesterov", "optimizer_params": {"beta": 0.5}}})  # fmt: skip
     assert make_optimizer(spec).config() == {"name": "nesterov", "beta": 0.5, "nesterov": True}
     spec = schema.RunSpec.model_validate({"name": "a", "train": {
-        "optimizer": "adam", "optimizer_params": {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6}}})  # fmt: skip
+        "optimizer": "adam",
+        "optimizer_params": {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6}}})  # fmt: skip
     assert make_optimizer(spec).config() == {"name": "adam", "beta1": 0.8, "beta2": 0.99,
                                              "eps": 1e-6}  # fmt: skip
 

@@ -115,8 +115,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         print(f"{args.name} is bundled with scikit-learn; nothing to fetch")
         return 0
     if not args.force and (loc := find(args.name)) is not None and check(loc).state == "verified":
-        print(f"{args.name}: a verified copy is already at {loc.path} [{loc.origin}]; "
-              "nothing to fetch (--force downloads anyway)")
+        print(
+            f"{args.name}: a verified copy is already at {loc.path} [{loc.origin}]; "
+            "nothing to fetch (--force downloads anyway)"
+        )
         return 0
     folder = fetch(args.name, args.format, force=args.force)
     print(f"{args.name}: official files verified in {folder}")

@@ -14,19 +14,22 @@ seed+1..seed+ensemble, so repeats never share a seed); the report groups them ag
 from __future__ import annotations
 
 import copy
-import difflib
 import fnmatch
 import itertools
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from scratchlab.errors import ConfigError
+from scratchlab.experiments.configtools import (
+    deep_merge,
+    describe_validation_error,
+    set_dotted,
+    unknown_key_message,
+)
 from scratchlab.experiments.schema import ExperimentHeader, GradcheckSpec, RunSpec
 
 _SECTIONS = ("data", "model", "train")
@@ -56,91 +59,6 @@ class Experiment:
         if spec is True:
             return GradcheckSpec()
         return spec or None
-
-
-def describe_validation_error(
-    exc: ValidationError, where: str, model: type[BaseModel] | None = None
-) -> str:
-    """One line: `where: field.path: message (got value); other.field: ...`.
-
-    With the validated `model`, union tags are left out of the field path and an unknown
-    key names the closest valid key (or lists the valid ones).
-    """
-    lines = []
-    errors = exc.errors()
-    for err in errors:
-        got = err.get("input")
-        if len(errors) > 1 and isinstance(got, dict) and err["type"].endswith(_SCALAR_ERRORS):
-            continue  # a table given where a union also allows a scalar: the scalar is noise
-        path = [p for p in err["loc"] if not str(p).startswith("function-")]
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden" and path:
-            nodes, shown = _walk(model, path[:-1]) if model else ([], path[:-1])
-            path = [*shown, path[-1]]
-            msg = unknown_key_message(str(path[-1]), _keys(nodes) or None)
-        elif model:
-            path = _walk(model, path)[1]
-        loc = ".".join(str(p) for p in path).replace("lambda_", "lambda")
-        quiet = err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict | list)
-        shown_value = "" if quiet else f" (got {got!r})"
-        lines.append(f"{loc or 'value'}: {msg}{shown_value}")
-    return f"{where}: " + "; ".join(dict.fromkeys(lines))
-
-
-_SCALAR_ERRORS = ("bool_type", "bool_parsing", "int_type", "float_type", "string_type")
-
-
-def unknown_key_message(key: str, valid: list[str] | None) -> str:
-    """`unknown key 'etaa'; did you mean 'eta'?` (difflib), else the list of valid keys."""
-    if not valid:
-        return f"unknown key {key!r} (check the spelling)"
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key {key!r}; did you mean {close[0]!r}?"
-    return f"unknown key {key!r}; valid keys: {', '.join(sorted(valid))}"
-
-
-def _walk(model: type[BaseModel], loc: list) -> tuple[list, list]:
-    """Follow a pydantic error location from `model`: the schema nodes it ends at, and the
-    location without union tags (a schedule's name, a member's type: `int`, `bool` ...)."""
-    nodes: list = [model]
-    shown: list = []
-    for part in loc:
-        if isinstance(part, int):
-            nodes = [c for n in nodes if isinstance(n, tuple) for c in _candidates(n[1])]
-            shown.append(part)
-            continue
-        models = [n for n in nodes if isinstance(n, type)]
-        fields = [f for m in models for name, f in m.model_fields.items()
-                  if part in (name, f.alias)]  # fmt: skip
-        if fields:
-            nodes = [c for f in fields for c in _candidates(f.annotation)]
-            shown.append(part)
-            continue
-        # Not a field: the tag of a union member (pydantic names the member it tried).
-        nodes = [m for m in models if m.__name__ == part or ("name" in m.model_fields and
-                 part in typing.get_args(m.model_fields["name"].annotation))]  # fmt: skip
-    return nodes, shown
-
-
-def _keys(nodes: list) -> list[str]:
-    keys = [f.alias or name for n in nodes if isinstance(n, type)
-            for name, f in n.model_fields.items()]  # fmt: skip
-    return list(dict.fromkeys(keys))
-
-
-def _candidates(tp: Any) -> list:
-    """Models (and `("list", item type)`) an annotation can hold, Optional/Annotated unwrapped."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _candidates(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [c for arg in typing.get_args(tp) for c in _candidates(arg)]
-    if origin is list:
-        return [("list", typing.get_args(tp)[0])]
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [tp]
-    return []
 
 
 def load_experiment(path: str | Path, *, overrides: dict | None = None) -> Experiment:
@@ -194,7 +112,7 @@ def parse_experiment(
     for index, entry in enumerate(entries):
         for merged in _expand_entry(entry, defaults, where, index, header.repeats, groups, grids):
             if overrides:
-                merged = _deep_merge(merged, overrides)
+                merged = deep_merge(merged, overrides)
             label = f"{where}: run {merged.get('name', index + 1)!r}"
             try:
                 runs.append(RunSpec.model_validate(merged))
@@ -290,7 +208,7 @@ def _expand(entry: dict, defaults: dict, where: str, index: int) -> tuple[list[d
     grid's description `{"name", "axes": [[dotted key, values]], "runs": [point names]}`."""
     entry = {k: v for k, v in entry.items() if k != "repeats"}
     grid = entry.pop("grid", None)
-    base = _deep_merge(defaults, entry)
+    base = deep_merge(defaults, entry)
     base.setdefault("name", f"run{index + 1}")
     if grid is None:
         return [base], None
@@ -301,7 +219,7 @@ def _expand(entry: dict, defaults: dict, where: str, index: int) -> tuple[list[d
         point = copy.deepcopy(base)
         parts = []
         for (dotted, _), value in zip(axes, values, strict=True):
-            _set_dotted(point, dotted, value)
+            set_dotted(point, dotted, value)
             parts.append(f"{dotted.rsplit('.', 1)[-1]}{_fmt(value)}")
         point["name"] = prefix + "-".join(parts)
         out.append(point)
@@ -341,22 +259,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("name") or value.get("kind") or "x")
     return str(value)
-
-
-def _set_dotted(target: dict, dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = target
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-
-
-def _deep_merge(base: dict, override: dict) -> dict:
-    """Merge tables recursively; a table with a `name` (a schedule) replaces, not merges."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and "name" not in value:
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out

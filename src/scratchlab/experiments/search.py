@@ -119,12 +119,12 @@ class Search:
 
     def spec(self, name: str, values: dict[str, Any]) -> RunSpec:
         """The RunSpec of a trial: the template with `values` at their dotted keys."""
-        from scratchlab.experiments.config import _set_dotted, describe_validation_error
+        from scratchlab.experiments.configtools import describe_validation_error, set_dotted
 
         merged = copy.deepcopy(self.template)
         merged["name"] = name
         for key, value in values.items():
-            _set_dotted(merged, key, value)
+            set_dotted(merged, key, value)
         try:
             return RunSpec.model_validate(merged)
         except ValidationError as exc:
@@ -237,11 +237,11 @@ def best_values(search: Search, exp_dir: Path) -> dict[str, Any]:
 
 def with_values(spec: RunSpec, values: dict[str, Any], where: str) -> RunSpec:
     """`spec` with the dotted `values` set (a `from_search` run after its search)."""
-    from scratchlab.experiments.config import _set_dotted, describe_validation_error
+    from scratchlab.experiments.configtools import describe_validation_error, set_dotted
 
     merged = spec.model_dump(mode="json", by_alias=True)
     for key, value in values.items():
-        _set_dotted(merged, key, value)
+        set_dotted(merged, key, value)
     try:
         return RunSpec.model_validate(merged)
     except ValidationError as exc:

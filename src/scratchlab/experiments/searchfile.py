@@ -85,7 +85,7 @@ def parse_searches(
     Every error is one line: unknown keys named, bad ranges, a searched key that is not a
     model.*/train.* setting, a trial name taken by a run, an unknown `from_search`.
     """
-    from scratchlab.experiments.config import _deep_merge, describe_validation_error
+    from scratchlab.experiments.configtools import deep_merge, describe_validation_error
 
     tables = [] if raw is None else raw if isinstance(raw, list) else [raw]
     if not all(isinstance(t, dict) for t in tables):
@@ -100,8 +100,8 @@ def parse_searches(
                 describe_validation_error(exc, f"{where}: search", SearchTable)
             ) from None
         label = f"{where}: search {spec.name!r}"
-        template = _deep_merge(defaults, {k: getattr(spec, k) for k in ("data", "model", "train")})
-        template = _deep_merge(template, overrides) if overrides else template
+        template = deep_merge(defaults, {k: getattr(spec, k) for k in ("data", "model", "train")})
+        template = deep_merge(template, overrides) if overrides else template
         params = [_param(key, p, label) for key, p in spec.params.items()]
         seed = spec.seed if spec.seed is not None else int(defaults.get("seed", 0))
         search = Search(
@@ -137,7 +137,7 @@ def _flatten(params: Any, where: str, prefix: str = "") -> dict:
 
 
 def _param(key: str, raw: dict, label: str) -> Param:
-    from scratchlab.experiments.config import describe_validation_error
+    from scratchlab.experiments.configtools import describe_validation_error
 
     try:
         table = ParamTable.model_validate(raw)

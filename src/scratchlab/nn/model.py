@@ -246,9 +246,9 @@ class Sequential:
     def from_config(
         cls, config: dict[str, Any], rng: np.random.Generator | None = None
     ) -> Sequential:
-        from scratchlab.nn.serialize import model_from_config
+        from scratchlab.nn.serialize import parts_from_config
 
-        return model_from_config(config, rng)
+        return cls(*parts_from_config(config, rng))
 
     def save(self, path: str | Path) -> Path:
         """Write params, BN running stats and the config (JSON) to an .npz file (no pickle)."""
@@ -261,7 +261,7 @@ class Sequential:
         """Rebuild a model written by `save`; raises DataError for a missing/corrupt file."""
         from scratchlab.nn.serialize import load_model
 
-        return load_model(path, rng)
+        return load_model(path, lambda config: cls.from_config(config, rng))
 
     def summary(self, input_dim: int | None = None) -> str:
         """A Keras-style table: Layer (type), Output Shape, Param #, then the totals."""

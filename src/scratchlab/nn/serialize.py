@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,7 @@ from scratchlab.nn.layers import Dropout, Layer, Linear, ReLU
 from scratchlab.nn.losses import get_loss
 from scratchlab.nn.regularisers import get_regulariser
 
-if TYPE_CHECKING:
-    from scratchlab.nn.model import Sequential
+Sequential = Any  # scratchlab.nn.model.Sequential (not imported: model.py imports this module)
 
 FORMAT = "scratchlab.Sequential"
 VERSION = 1
@@ -47,10 +47,9 @@ def model_config(model: Sequential) -> dict[str, Any]:
     }
 
 
-def model_from_config(config: dict[str, Any], rng: np.random.Generator | None = None) -> Sequential:
-    """Rebuild the architecture (freshly initialised weights) from `model_config` output."""
-    from scratchlab.nn.model import Sequential
-
+def parts_from_config(config: dict[str, Any], rng: np.random.Generator | None = None) -> tuple:
+    """`(layers, loss, regularisers)` (freshly initialised weights) from `model_config` output:
+    `Sequential(*parts)` rebuilds the architecture."""
     rng = np.random.default_rng(0) if rng is None else rng
     try:
         if config.get("format") != FORMAT:
@@ -75,7 +74,7 @@ def model_from_config(config: dict[str, Any], rng: np.random.Generator | None = 
         regs = [get_regulariser(r["type"], r["lam"]) for r in config.get("regularisers", [])]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"invalid model config ({type(exc).__name__}: {exc})") from exc
-    return Sequential(layers, loss, regs)
+    return layers, loss, regs
 
 
 def save_model(model: Sequential, path: str | Path) -> Path:
@@ -88,8 +87,9 @@ def save_model(model: Sequential, path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path, rng: np.random.Generator | None = None) -> Sequential:
-    """Read a model written by `save_model`; DataError if it is missing, foreign or corrupt."""
+def load_model(path: str | Path, build: Callable[[dict], Sequential]) -> Sequential:
+    """Read a model written by `save_model`, rebuilt by `build(config)` (Sequential.load);
+    DataError if it is missing, foreign or corrupt."""
     path = Path(path)
     hint = "expected an .npz written by Sequential.save / `scratchlab` runs"
     if not path.is_file():
@@ -110,7 +110,7 @@ def load_model(path: str | Path, rng: np.random.Generator | None = None) -> Sequ
                 raise DataError(f"{path} has no model config ({CONFIG_KEY}); {hint}")
             arrays = {key: archive[key] for key in archive.files}
         config = json.loads(str(arrays.pop(CONFIG_KEY)))
-        model = model_from_config(config, rng)
+        model = build(config)
         model.set_weights(arrays)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from exc
