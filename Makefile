@@ -44,7 +44,10 @@ lint: $(STAMP)
 
 # make bench BENCH_ARGS=--quick: the smoke run; each run writes benchmarks/results/<date>-...md
 BENCH_ARGS ?=
+# torch: the CPU build on this workplace's disk where none is installed (a bare `torch` from
+# PyPI would be a multi-GB CUDA build); any torch >= 2.1 works.
 bench: $(STAMP)
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 

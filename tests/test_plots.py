@@ -80,8 +80,8 @@ def test_plot_loss_cost_acc(tmp_path):
 def test_to_hwc_red_channel_row_is_red():
     row = np.concatenate([np.ones(64), np.zeros(64), np.zeros(64)])
     img = to_hwc(row, SHAPE)
-    assert img.shape == (1, 8, 8, 3)
-    assert np.all(img[0, :, :, 0] == 1) and np.all(img[0, :, :, 1:] == 0)
+    assert img.shape == (8, 8, 3)
+    assert np.all(img[:, :, 0] == 1) and np.all(img[:, :, 1:] == 0)
 
 
 def test_to_hwc_position_mapping():

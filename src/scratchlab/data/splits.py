@@ -104,12 +104,14 @@ class Splits:
 
 
 def to_hwc(X: np.ndarray, image_shape: tuple[int, int, int]) -> np.ndarray:
-    """Rows ``(N, C*H*W)`` (channel-major) -> images ``(N, H, W, C)`` for display.
-
-    A single row ``(C*H*W,)`` gives one image ``(H, W, C)``.
-    """
-    c, h, w = image_shape
+    """Rows ``(N, C*H*W)`` (channel-major, e.g. CIFAR's 1024 red, 1024 green, 1024 blue
+    values) -> images ``(N, H, W, C)`` for display. A single row ``(C*H*W,)`` gives one image
+    ``(H, W, C)``. ValueError if the rows do not have ``C*H*W`` values."""
+    c, h, w = (int(s) for s in image_shape)
     X = np.asarray(X)
+    if X.ndim not in (1, 2) or X.shape[-1] != c * h * w:
+        raise ValueError(f"expected rows of length {c * h * w} for image_shape {(c, h, w)}, "
+                         f"got shape {X.shape}")  # fmt: skip
     if X.ndim == 1:
         return X.reshape(c, h, w).transpose(1, 2, 0)
     return X.reshape(X.shape[0], c, h, w).transpose(0, 2, 3, 1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Sequence
-from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
+from scratchlab.data.splits import to_hwc  # noqa: F401 - one layout, owned by the data
 from scratchlab.io import atomic_open
 
 DPI = 110
@@ -62,24 +62,6 @@ def compact_png(data: bytes) -> bytes:
         small, format="PNG", optimize=True
     )
     return small.getvalue() if small.tell() < len(data) else data
-
-
-def to_hwc(X, image_shape: Sequence[int]) -> np.ndarray:
-    """Channel-major rows -> images for display.
-
-    X: (N, C*H*W) or (C*H*W,) -> (N, H, W, C); row layout is (C, H, W) flattened, e.g.
-    CIFAR's 1024 red, 1024 green, 1024 blue values.
-    """
-    X = np.asarray(X)
-    C, H, W = (int(s) for s in image_shape)
-    if X.ndim == 1:
-        X = X[None, :]
-    if X.ndim != 2 or X.shape[1] != C * H * W:
-        raise ValueError(
-            f"expected rows of length {prod((C, H, W))} for image_shape {(C, H, W)}, "
-            f"got shape {X.shape}"
-        )
-    return X.reshape(-1, C, H, W).transpose(0, 2, 3, 1)
 
 
 def minmax_scale(images: np.ndarray) -> np.ndarray:
