@@ -7,6 +7,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from scratchlab.commands.tables import parse_ints
 from scratchlab.errors import ConfigError
 
 
@@ -116,7 +117,7 @@ def _train(args: argparse.Namespace) -> int:
         "name": args.name,
         "data": {"dataset": args.dataset, "val_size": args.val_size},
         "model": {
-            "hidden": _ints(args.hidden, "--hidden"),
+            "hidden": parse_ints(args.hidden, "--hidden"),
             "loss": args.loss,
             "init": args.init,
             "dropout": args.dropout,
@@ -205,17 +206,8 @@ def print_summary(rows: list[dict]) -> None:
     print_table(header, body, right=(2, 3, 4, 5, 6, 7))
 
 
-def _ints(text: str, flag: str) -> list[int]:
-    try:
-        return [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise ConfigError(
-            f"{flag} takes comma-separated integers, e.g. 50,50; got {text!r}"
-        ) from None
-
-
 def _batch(text: str) -> int | str:
-    return "full" if text == "full" else _ints(text, "--n-batch")[0] if text else 100
+    return "full" if text == "full" else parse_ints(text, "--n-batch")[0] if text else 100
 
 
 def _named(text: str, key: str) -> dict:

@@ -60,15 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def parse_hidden(text: str) -> tuple[int, ...]:
     """ "50,50" -> (50, 50); "" -> () (the linear classifier)."""
-    parts = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        sizes = tuple(int(t) for t in parts)
-    except ValueError:
-        msg = f"--hidden takes comma-separated integers like 50,50, got {text!r}"
-        raise ConfigError(msg) from None
-    if any(s < 1 for s in sizes):
-        raise ConfigError(f"--hidden sizes must be >= 1, got {text!r}")
-    return sizes
+    from scratchlab.commands.tables import parse_ints
+
+    return tuple(parse_ints(text, "--hidden"))
 
 
 def check_options(args: argparse.Namespace) -> None:

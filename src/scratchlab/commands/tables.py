@@ -1,12 +1,14 @@
-"""One way to print a table on the terminal: rich, plain text when output is not a terminal."""
+"""The command line's shared pieces: one way to print a table (rich; plain text when output is
+not a terminal), one percent format, one parser for comma-separated sizes."""
 
 from __future__ import annotations
-
-import math
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+from scratchlab.errors import ConfigError
+from scratchlab.experiments.textfmt import pct  # noqa: F401 - one percent format
 
 
 def print_table(header: list[str], rows: list[list[str]], *, right: tuple[int, ...] = ()) -> None:
@@ -19,9 +21,17 @@ def print_table(header: list[str], rows: list[list[str]], *, right: tuple[int, .
     Console(width=max(80, _width(header, rows)), highlight=False).print(table)
 
 
-def pct(x: float | None) -> str:
-    """A fraction as a percentage with two decimals; '-' for a missing value."""
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}%"
+def parse_ints(text: str, flag: str) -> list[int]:
+    """ "50,50" -> [50, 50]; "" -> []; ConfigError (exit 2) naming `flag` otherwise."""
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise ConfigError(
+            f"{flag} takes comma-separated integers, e.g. 50,50; got {text!r}"
+        ) from None
+    if any(v < 1 for v in values):
+        raise ConfigError(f"{flag} takes whole numbers >= 1, got {text!r}")
+    return values
 
 
 def _width(header: list[str], rows: list[list[str]]) -> int:
