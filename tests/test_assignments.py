@@ -162,3 +162,19 @@ def test_a_cyclical_rate_is_not_read_as_oscillating():
     assert "oscillates" in instability(rows)
     assert instability(rows, cyclical=True) is None
     assert "above its untrained" in instability([*rows, {"epoch": 6, "train_loss": 2.4}], True)
+
+
+def test_search_scatter_draws_log_and_choice_axes(tmp_path):
+    from scratchlab.plots.search import plot_search
+
+    trials = [
+        ({"train.lambda": 1e-4, "model.hidden": [50]}, 0.40, 1),
+        ({"train.lambda": 1e-2, "model.hidden": [100]}, 0.45, 1),
+        ({"train.lambda": 3e-3, "model.hidden": [100]}, float("nan"), 2),  # not measured
+        ({"train.lambda": 5e-3, "model.hidden": [50]}, 0.47, 2),
+    ]
+    params = [("train.lambda", "log_uniform"), ("model.hidden", "choice")]
+    path = plot_search(params, trials, tmp_path / "s.png", best=3, title="search")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="no searched parameters"):
+        plot_search([], trials, tmp_path / "t.png")
