@@ -12,7 +12,8 @@
 Width estimate: each character's width in em (Latin Modern: narrow `.,;:'()[]|` and `iljft`
 0.3, wide capitals, `% = + & # _` and symbols 0.78, others 0.5; bold ×1.14), scaled up for
 the small optical sizes (LM 7 pt is drawn wider than LM 10 pt shrunk), plus 2 × \\tabcolsep
-per column; calibrated against pdflatex's \\settowidth on report cells (within ±5 %).
+per column; calibrated against pdflatex's \\settowidth on report cells (numbers, run
+names, words: within 5 %; all-capital text is over-estimated, the safe side).
 When even scriptsize does not fit: headers stack onto lines, then text columns wrap (p{}
 columns never narrower than their longest unbreakable piece — a word, a run name split
 after `-`), those that gain the most first; then the gaps between columns narrow.
