@@ -164,10 +164,13 @@ def live(dask_cluster):
 @pytest.fixture
 def stub_figures(monkeypatch):
     """The workers' figure stub, in this process too (for the local reference runs)."""
-    space: dict = {}
-    exec(STUB, space)  # noqa: S102 - our own constant
     import scratchlab.experiments.writers as writers
 
+    # STUB assigns writers.run_figures itself: record the real one first, so that
+    # monkeypatch puts it back after the test (later tests draw real figures).
+    monkeypatch.setattr(writers, "run_figures", writers.run_figures)
+    space: dict = {}
+    exec(STUB, space)  # noqa: S102 - our own constant
     monkeypatch.setattr(writers, "run_figures", space["stub_figures"])
 
 
