@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
              f"{r['train_cost']:.4f}", f"{100 * r['train_acc']:.2f} %"]
             for name, r in runs.items()]  # fmt: skip
     print(markdown_table(
-        ["", f"{updates:,} updates, wall", "CPU", "whole fit (epochs + eval), wall", "CPU",
+        ["", f"to update {updates:,} (with the evaluations before it), wall", "CPU",
+         "whole fit (all epochs + evaluations), wall", "CPU",
          "final train cost", "train acc"], rows))  # fmt: skip
     if torch is None:
         print("\ntorch not installed: pip install .[bench]")
