@@ -36,4 +36,4 @@ def parse_ints(text: str, flag: str) -> list[int]:
 
 def _width(header: list[str], rows: list[list[str]]) -> int:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    return sum(widths) + 2 * len(widths) + 2
+    return sum(widths) + 4 * len(widths) + 4  # padding and separators
