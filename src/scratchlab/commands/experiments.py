@@ -12,6 +12,12 @@ from scratchlab.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    _register_run(sub)
+    _register_train(sub)
+    _register_report(sub)
+
+
+def _register_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run an experiment file and write its report")
     run.add_argument(
         "file", type=Path, help="experiment TOML file, e.g. experiments/assignment1.toml"
@@ -43,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.set_defaults(func=_run)
 
+
+def _register_train(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="one run from flags (same outputs as `run`)")
     _common(train)
     train.add_argument("--name", default="train", help="experiment and run name")
@@ -74,6 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     train.set_defaults(func=_train)
 
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="rebuild the report of a results folder")
     report.add_argument("dir", type=Path, help="the experiment's results folder")
     report.add_argument(
