@@ -27,6 +27,7 @@ from scratchlab.errors import ConfigError
 from scratchlab.experiments.configtools import (
     deep_merge,
     describe_validation_error,
+    format_value,
     set_dotted,
     unknown_key_message,
 )
@@ -220,7 +221,7 @@ def _expand(entry: dict, defaults: dict, where: str, index: int) -> tuple[list[d
         parts = []
         for (dotted, _), value in zip(axes, values, strict=True):
             set_dotted(point, dotted, value)
-            parts.append(f"{dotted.rsplit('.', 1)[-1]}{_fmt(value)}")
+            parts.append(f"{dotted.rsplit('.', 1)[-1]}{format_value(value)}")
         point["name"] = prefix + "-".join(parts)
         out.append(point)
     axes_json = [[dotted, list(values)] for dotted, values in axes]
@@ -249,13 +250,3 @@ def _grid_axes(grid: Any, where: str) -> list[tuple[str, list]]:
                 f"{where}: grid key {dotted!r} must start with one of {list(_SECTIONS)}"
             )
     return axes
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "+".join(_fmt(v) for v in value) or "none"
-    if isinstance(value, dict):
-        return str(value.get("name") or value.get("kind") or "x")
-    return str(value)

@@ -115,3 +115,14 @@ def deep_merge(base: dict, override: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def format_value(value: Any) -> str:
+    """A grid value as run names and grid labels show it: 0.01, 50+50, cyclical."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "+".join(format_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("kind") or "x")
+    return str(value)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchlab import plots
+from scratchlab.experiments.configtools import format_value
 from scratchlab.experiments.entries import Entry
 from scratchlab.experiments.findings import Selection
 from scratchlab.experiments.records import RunRecord, confined, png_bytes
@@ -61,16 +62,6 @@ def dotted(config: dict, key: str) -> object:
     return node
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "+".join(_fmt(v) for v in value) or "none"
-    if isinstance(value, dict):
-        return str(value.get("name") or value.get("kind") or value)
-    return str(value)
-
-
 def grid_heatmap(grid: dict, entries: list[Entry], fig_dir: Path, value: str = "val") -> Drawn:
     """Heat maps of `value` accuracy over a grid's first two axes, a panel per other point."""
     axes = grid["axes"]
@@ -91,7 +82,7 @@ def grid_heatmap(grid: dict, entries: list[Entry], fig_dir: Path, value: str = "
                 ).value
         names = [k.split(".")[-1] for k, _ in rest]
         panels.append(
-            (", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, combo, strict=True)), cells)
+            (", ".join(f"{n} {format_value(v)}" for n, v in zip(names, combo, strict=True)), cells)
         )
     stack = np.stack([c for _, c in panels])
     best = None
@@ -100,8 +91,8 @@ def grid_heatmap(grid: dict, entries: list[Entry], fig_dir: Path, value: str = "
     what = "validation" if value == "val" else value
     path = plots.plot_heatmaps(
         panels,
-        [_fmt(v) for v in xs],
-        [_fmt(v) for v in ys],
+        [format_value(v) for v in xs],
+        [format_value(v) for v in ys],
         fig_dir / f"grid-{grid['name']}.png",
         xlabel=xk,
         ylabel=yk,
@@ -242,8 +233,8 @@ def _heatmap(spec, chosen, entries, out: Path, title) -> Drawn:
     best = np.unravel_index(np.nanargmax(grid), grid.shape)
     path = plots.plot_heatmaps(
         [("", grid)],
-        [_fmt(x) for x in xs],
-        [_fmt(y) for y in ys],
+        [format_value(x) for x in xs],
+        [format_value(y) for y in ys],
         out,
         xlabel=spec["x"],
         ylabel=spec["y"],

@@ -17,6 +17,7 @@ from scratchlab.experiments import findings
 from scratchlab.experiments.document import Block, Figure, Heading, Para, Table
 from scratchlab.experiments.entries import Entry
 from scratchlab.experiments.records import confined
+from scratchlab.experiments.report_compare import selection_value
 from scratchlab.experiments.report_runs import fmt_param
 from scratchlab.experiments.textfmt import pct, pct_ci
 from scratchlab.io import read_json
@@ -68,7 +69,7 @@ def search_blocks(
     """Heading, how the trials were drawn, the table (best first) and the scatter."""
     index = {e.name: i for i, e in enumerate(entries)}
     trials = [t for st in search["stages"] for t in st["trials"] if t["run"] in index]
-    trials.sort(key=lambda t: -_val(entries[index[t["run"]]]))
+    trials.sort(key=lambda t: -selection_value(entries[index[t["run"]]]))
     keys = list(search["params"])
     rows = []
     for t in trials:
@@ -98,11 +99,6 @@ def search_blocks(
         names = ", ".join(f"`{n}`" for n in top)
         blocks.append(Para(f"Full sections follow for the top trials only: {names}."))
     return blocks
-
-
-def _val(e: Entry) -> float:
-    v = e.acc("val").value
-    return v if math.isfinite(v) and e.status != "diverged" else -1.0
 
 
 def _scatter(search, trials, entries, index, fig_dir: Path) -> Block:
