@@ -98,6 +98,10 @@ def _eq(p: float) -> str:
     return text if text.startswith("<") else f"= {text}"
 
 
+# How each `[reference] set` reads in a sentence or a column header.
+PART_LABELS = {"test": "test", "val": "validation", "retrain": "test (retrained)"}
+
+
 @dataclass(frozen=True)
 class ReferenceRow:
     entry: Entry
@@ -126,7 +130,8 @@ def reference_text(row: ReferenceRow, part: str) -> str:
     diff = 100 * (row.measured.value - row.reference)
     where = "inside" if row.consistent else "outside"
     return (
-        f"`{row.entry.name}`: measured {part} accuracy {pct_ci(row.measured)} vs reference "
+        f"`{row.entry.name}`: measured {PART_LABELS.get(part, part)} accuracy "
+        f"{pct_ci(row.measured)} vs reference "
         f"{100 * row.reference:.1f} % — {signed(diff)} points, the reference lies {where} the "
         "measured interval."
     )

@@ -83,10 +83,14 @@ class RunRecord:
         return self.metrics.get("data") or {}
 
     def n(self, part: str) -> int:
-        value = self.data.get(f"n_{part}")
+        """Images in `part`; "retrain" (the retrained model's test) counts the test images."""
+        value = self.data.get("n_test" if part == "retrain" else f"n_{part}")
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
 
     def final(self, part: str, key: str = "acc") -> float:
+        """The final `key` on `part`; "retrain" is the test value of the retrained model."""
+        if part == "retrain":
+            return _num(((self.metrics.get("retrain") or {}).get("test") or {}).get(key))
         return _num(((self.metrics.get("final") or {}).get(part) or {}).get(key))
 
     def untrained(self, part: str, key: str = "acc") -> float:

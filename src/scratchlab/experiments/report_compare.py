@@ -47,7 +47,7 @@ def reference_blocks(entries: list[Entry], reference: dict | None) -> list[Block
     rows = cmp.reference_rows(entries, reference)
     if not rows:
         return []
-    part = reference.get("set", "test")
+    part = cmp.PART_LABELS[reference.get("set", "test")]
     table = [
         [
             r.entry.name,

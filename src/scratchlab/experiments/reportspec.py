@@ -34,7 +34,8 @@ class ReferenceSpec(_Strict):
     """Published accuracies (percent) of some configurations, shown beside the measured ones."""
 
     source: str = Field(min_length=1)
-    set: Literal["test", "val"] = "test"
+    # "retrain": the test accuracy of the run's model retrained on data.retrain_split
+    set: Literal["test", "val", "retrain"] = "test"
     accuracy: dict[str, float]
 
     @field_validator("accuracy")
