@@ -215,6 +215,7 @@ def test_a_sweep_on_the_cluster_equals_the_local_run(live, tmp_path, capsys):
     no_leftovers(remote.exp_dir)
     assert f"cluster {live.address}: 2 workers, 2 task threads" in err
     assert "a: done after 2 epochs" in err  # the workers' progress events reached the display
+    assert "a: started (" in err and "(done 3 · running 0 · pending 0)" in err
     again = run_experiment(exp, tmp_path / "remote", cluster=live.address)
     assert again.trained == [] and again.skipped == ["a", "b", "ens"]  # resume: kept
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import re
 import shutil
@@ -42,8 +44,19 @@ def lab(tmp_path_factory):
     """The LAB experiment run once for real (--jobs 2: worker processes, real figures)."""
     tmp = tmp_path_factory.mktemp("lab")
     path = write(tmp / "lab.toml", 'name = "lab"\ntitle = "A <small> lab"\n' + LAB)
-    assert main(["run", str(path), "--out", str(tmp / "out"), "--jobs", "2"]) == 0
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["run", str(path), "--out", str(tmp / "out"), "--jobs", "2"]) == 0
+    (tmp / "stderr.txt").write_text(err.getvalue())
     return tmp / "out" / "lab"
+
+
+def test_workers_report_each_start_and_end_with_the_counts(lab):
+    err = (lab.parent.parent / "stderr.txt").read_text()
+    for name in ("linear", "mlp-ensemble"):
+        assert f"{name}: started (done " in err and f"{name}: done after " in err
+    assert err.count(": started (") == 2
+    assert "(done 2 · running 0 · pending 0)" in err
 
 
 def test_folder_layout(lab):

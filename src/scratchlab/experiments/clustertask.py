@@ -93,6 +93,7 @@ def run_task(job: dict) -> dict[str, bytes]:
         plain = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
         worker.log_event(job["topic"], (spec.name, epoch, n_epochs, plain))
 
+    worker.log_event(job["topic"], (spec.name, "started"))
     with tempfile.TemporaryDirectory(prefix="scratchlab-", dir=worker.local_directory) as tmp:
         work, out = Path(tmp) / "work", Path(tmp) / "out"
         for rel, data in job["checkpoints"].items():

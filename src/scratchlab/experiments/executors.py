@@ -36,6 +36,7 @@ class Interrupted(KeyboardInterrupt):
 def run_inline(pending: list[RunSpec], exp_dir: Path, progress: RunProgress, threads: int):
     with blas_threads(threads), _sigterm_as_interrupt():
         for spec in pending:
+            progress.started(spec.name)
             execute.execute_run(spec, exp_dir / spec.name, progress=progress.callback(spec.name))
             progress.done(spec.name)
 
@@ -77,6 +78,7 @@ def _start_worker(threads: int) -> None:
 
 
 def _worker(spec: RunSpec, run_dir: Path, queue) -> str:
+    queue.put((spec.name, "started"))
     execute.execute_run(spec, run_dir, progress=lambda *event: queue.put((spec.name, *event)))
     queue.put((spec.name, "done"))
     return spec.name

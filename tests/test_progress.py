@@ -1,0 +1,51 @@
+"""The progress display's counts: done / running / pending, from started, epoch and done events."""
+
+from types import SimpleNamespace
+
+from scratchlab.experiments.progress import RunProgress
+
+
+def specs(*names: str) -> list:
+    return [SimpleNamespace(name=n, train=SimpleNamespace(n_epochs=3)) for n in names]
+
+
+def test_counts_follow_started_epoch_and_done_events(capsys):
+    with RunProgress(specs("a", "b", "c"), skipped=[]) as progress:
+        assert progress.state() == "done 0 · running 0 · pending 3"
+        progress.update("a", "started")
+        progress.update("a", "started")  # a retried task starts again elsewhere: still one
+        assert progress.state() == "done 0 · running 1 · pending 2"
+        progress.update("b", 1, 3, {"epoch": 1, "train_loss": 0.5})  # epochs imply running
+        assert progress.state() == "done 0 · running 2 · pending 1"
+        progress.update("a", 3, 3, {"epoch": 3, "train_loss": 0.1, "val_acc": 0.5})
+        progress.update("a", "done")
+        assert progress.state() == "done 1 · running 1 · pending 1"
+        progress.update("a", "started")  # a late duplicate of a finished run changes nothing
+        assert progress.state() == "done 1 · running 1 · pending 1"
+    err = capsys.readouterr().err  # stderr is not a terminal here: plain lines
+    assert "a: started (done 0 · running 1 · pending 2)" in err
+    assert "a: done after 3 epochs, val acc 50.00% (done 1 · running 1 · pending 1)" in err
+
+
+def test_inline_runs_report_their_start(tmp_path, monkeypatch):
+    from scratchlab.experiments import executors
+
+    seen = []
+
+    class Recorder(RunProgress):
+        def started(self, name):
+            seen.append(("started", name, self.state()))
+            super().started(name)
+
+    def fake_execute(spec, run_dir, progress=None):
+        progress(1, 1, {"epoch": 1, "train_loss": 1.0})
+
+    monkeypatch.setattr(executors.execute, "execute_run", fake_execute)
+    with Recorder(specs("x", "y"), skipped=[]) as progress:
+        executors.run_inline(specs("x", "y"), tmp_path, progress, threads=1)
+        final = progress.state()
+    assert seen == [
+        ("started", "x", "done 0 · running 0 · pending 2"),
+        ("started", "y", "done 1 · running 0 · pending 1"),
+    ]
+    assert final == "done 2 · running 0 · pending 0"
