@@ -260,7 +260,7 @@ def test_one_label_for_equal_untrained_values(monkeypatch, tmp_path):
     r = [{**x, "val_acc": x["train_acc"] - 0.01 * x["epoch"]} for x in rows(8)]
     plots.plot_curves(r, tmp_path / "a.png", "acc")
     ((_, _, texts),) = figs[0]
-    assert texts == ["epoch 0: 0.1"]  # train and val start at 0.1: labelled once
+    assert texts == ["epoch 0: 10.0 %"]  # train and val start at 0.1: labelled once, in %
 
 
 def test_overlay_heatmaps_intervals_lr_and_stacked(tmp_path):

@@ -4,7 +4,9 @@ The y-axis is scaled to the trained epochs (1, 2, ...): the untrained model (epo
 usually far worse than any trained epoch (loss ln K, accuracy 1/K), and including it squashes
 the curves that matter: on MNIST the train/validation gap disappears. Epoch 0 is drawn as a
 hollow marker; when it lies outside the axis it is pinned to the edge (a triangle pointing
-towards it) and labelled with its value. ``full_range=True`` gives the old view.
+towards it) and its value is written at the right end of that edge, where the curves rarely
+are (a loss falls from the top edge, an accuracy rises from the bottom one). Accuracy axes
+read in percent. ``full_range=True`` gives the old view.
 
 The cost panel is dropped when it equals the loss (no regularisation: λ = 0 and L1 = 0).
 """
@@ -15,14 +17,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from scratchlab.plots._base import SMALL, TITLE_SIZE, new_figure, save
 
 METRICS = {
     "loss": "loss",
     "cost": "cost (loss + regularisation)",
-    "acc": "accuracy",
+    "acc": "accuracy (%)",
 }
 _PANEL_TITLES = {"loss": "Loss", "cost": "Cost", "acc": "Accuracy"}
 _SET_LABEL = {"train": "training", "val": "validation"}
@@ -67,7 +69,13 @@ def _limits(values: list[np.ndarray], log: bool) -> tuple[float, float] | None:
     return lo - pad, hi + pad
 
 
-def _mark_untrained(ax: Axes, x: float, y: float, colour: str, limits, labelled: set) -> None:
+def _value_text(y: float, metric: str) -> str:
+    return f"{100 * y:.1f} %" if metric == "acc" else f"{y:.3g}"
+
+
+def _mark_untrained(
+    ax: Axes, x: float, y: float, colour: str, limits, labelled: set, metric: str
+) -> None:
     """Epoch 0 as a hollow marker, pinned to the axis edge (with its value) if outside;
     a value already labelled at that edge (train and validation alike) is labelled once."""
     if not np.isfinite(y):
@@ -78,18 +86,20 @@ def _mark_untrained(ax: Axes, x: float, y: float, colour: str, limits, labelled:
         return
     edge, marker, va = (hi, "^", "top") if y > hi else (lo, "v", "bottom")
     ax.plot([x], [edge], ls="none", marker=marker, color=colour, ms=7, clip_on=False, zorder=3)
-    text = f"epoch 0: {y:.3g}"
+    text = f"epoch 0: {_value_text(y, metric)}"
     if (text, va) in labelled:
         return
     offset = 4 + 11 * sum(1 for _, v in labelled if v == va)
     labelled.add((text, va))
     ax.annotate(
         text,
-        (x, edge),
-        xytext=(6, -offset if va == "top" else offset),
+        (1.0, edge),
+        xycoords=ax.get_yaxis_transform(),  # x in axes fraction (the right end), y in data
+        xytext=(-6, -offset if va == "top" else offset),
         textcoords="offset points",
         fontsize=SMALL - 1,
         color=colour,
+        ha="right",
         va=va,
     )
 
@@ -116,12 +126,14 @@ def draw_series(
         keep = x >= 0 if full_range else x > 0
         ax.plot(x[keep], y[keep], color=colour, ls=ls, marker=marker, ms=3, lw=1.7, label=label)
         if not full_range and limits is not None and (x == 0).any():
-            _mark_untrained(ax, 0.0, float(y[x == 0][0]), colour, limits, labelled)
+            _mark_untrained(ax, 0.0, float(y[x == 0][0]), colour, limits, labelled, metric)
     if limits is not None:
         ax.set_ylim(*limits)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(METRICS[metric] + (" (log scale)" if log else ""))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metric == "acc":
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None, symbol=""))
     ax.grid(alpha=0.3)
 
 
