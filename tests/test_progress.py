@@ -49,3 +49,23 @@ def test_inline_runs_report_their_start(tmp_path, monkeypatch):
         ("started", "y", "done 1 · running 0 · pending 1"),
     ]
     assert final == "done 2 · running 0 · pending 0"
+
+
+def test_workers_do_not_repeat_the_data_warning_the_main_process_showed(tmp_path):
+    """An unverified (extracted) CIFAR folder warns once, as one plain line, with --jobs 2."""
+    from fakedata import cifar_parts, write_cifar_folder
+    from runhelpers import cli
+
+    folder = write_cifar_folder(tmp_path / "data", "binary", cifar_parts())
+    lab = tmp_path / "lab.toml"
+    lab.write_text(
+        'name = "lab"\n[data]\ndataset = "cifar10"\nsplit = "a1"\n'
+        "[train]\nn_epochs = 1\nn_batch = 10\n"
+        '[[runs]]\nname = "a"\n[[runs]]\nname = "b"\ntrain = { eta = 0.001 }\n'
+    )
+    args = ["run", str(lab), "--out", str(tmp_path / "out"), "--jobs", "2"]
+    proc = cli([*args, "--data-path", str(folder)], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("is unverified") == 1, proc.stderr
+    assert "scratchlab: warning: cifar10 data at" in proc.stderr
+    assert "UserWarning" not in proc.stderr and "rundata.py" not in proc.stderr

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import warnings
 
 from scratchlab import __version__
-from scratchlab.errors import ScratchlabError
+from scratchlab.errors import ScratchlabError, plain_warnings
 
 # Modules under scratchlab.commands, each with register(subparsers).
 COMMANDS = ("data", "experiments", "gradcheck")
@@ -39,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from scratchlab.allocator import keep_freed_memory
 
     keep_freed_memory()
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"scratchlab: warning: {msg}\n"
+    plain_warnings()
     try:
         return int(args.func(args) or 0)
     except ScratchlabError as exc:

@@ -42,14 +42,23 @@ def run_inline(pending: list[RunSpec], exp_dir: Path, progress: RunProgress, thr
 
 
 def run_in_processes(
-    pending: list[RunSpec], exp_dir: Path, jobs: int, progress: RunProgress, threads: int
+    pending: list[RunSpec],
+    exp_dir: Path,
+    jobs: int,
+    progress: RunProgress,
+    threads: int,
+    shown: tuple[str, ...] = (),
 ) -> None:
+    """`shown`: warnings the main process has printed (e.g. the data's), not repeated by
+    each worker when it loads the same data."""
     ctx = mp.get_context("spawn")
     manager = ctx.Manager()
     queue = manager.Queue()
     listener = threading.Thread(target=progress.listen, args=(queue,), daemon=True)
     listener.start()
-    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_start_worker, initargs=(threads,))
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_start_worker, initargs=(threads, shown)
+    )
     try:
         with _sigterm_as_interrupt():
             futures = [pool.submit(_worker, s, exp_dir / s.name, queue) for s in pending]
@@ -66,12 +75,15 @@ def run_in_processes(
         manager.shutdown()
 
 
-def _start_worker(threads: int) -> None:
-    """Worker start: BLAS threads for the process; Ctrl-C is the main process's to handle."""
+def _start_worker(threads: int, shown: tuple[str, ...] = ()) -> None:
+    """Worker start: BLAS threads for the process; Ctrl-C is the main process's to handle;
+    warnings as the CLI prints them, less those already shown."""
     from threadpoolctl import threadpool_limits
 
     from scratchlab.allocator import keep_freed_memory
+    from scratchlab.errors import plain_warnings
 
+    plain_warnings(shown)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_freed_memory()  # a spawned worker starts with glibc's defaults
     threadpool_limits(limits=threads, user_api="blas")  # process-wide, for its whole life

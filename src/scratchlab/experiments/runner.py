@@ -162,8 +162,9 @@ class _Session:
         _write_experiment_json(self.exp, exp_dir, self.data, self.names(), bool(self.searches))
         jobs, capped = cap_jobs(self.jobs, len(pending))
         notes, self.unshown = self.unshown + notes + capped, []
+        shown = tuple(sorted({n for d in self.data.values() for n in d.notes}))
         with RunProgress(pending, skipped, notes) as progress:
-            _execute(pending, exp_dir, jobs, progress, self.remote)
+            _execute(pending, exp_dir, jobs, progress, self.remote, shown)
         if self.searches:
             write_search_json(exp_dir, self.searches)
         self.skipped += skipped
@@ -171,13 +172,15 @@ class _Session:
         self.notes += notes
 
 
-def _execute(pending: list[RunSpec], exp_dir: Path, jobs: int, progress, remote) -> None:
+def _execute(
+    pending: list[RunSpec], exp_dir: Path, jobs: int, progress, remote, shown: tuple = ()
+) -> None:
     if remote is not None:
         remote.run(pending, exp_dir, progress)
     elif jobs == 1:
         executors.run_inline(pending, exp_dir, progress, threads_per_job(1))
     else:
-        executors.run_in_processes(pending, exp_dir, jobs, progress, threads_per_job(jobs))
+        executors.run_in_processes(pending, exp_dir, jobs, progress, threads_per_job(jobs), shown)
 
 
 # -- issue 13: runs as tasks on a Dask cluster (experiments/cluster.py, docs/CLUSTER.md) ----
