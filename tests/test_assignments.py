@@ -63,7 +63,9 @@ def test_assignment3_holds_the_course_recipe(overrides):
     exp = load_experiment(A3, overrides=overrides)
     runs = {r.name: r for r in exp.runs}
     assert exp.runs[0].model.batch_norm  # the gradient check builds the first run's model
-    assert exp.gradcheck is not None and len(exp.gradcheck.hidden) >= 2
+    checks = {g.label: g for g in exp.gradcheck or []}  # k-layer nets with and without BN
+    assert not checks["2-layer"].batch_norm and not checks["3-layer"].batch_norm
+    assert checks["4-layer-bn"].batch_norm and len(checks["4-layer-bn"].hidden) == 3
     assert runs["9-layer"].model.hidden == [50, 30, 20, 20, 10, 10, 10, 10]
     for name in ("3-layer", "3-layer-bn", "9-layer", "9-layer-bn"):
         spec = runs[name]
@@ -143,10 +145,12 @@ def test_assignment3_runs_end_to_end(tmp_path, fake_cifar):
     out = tmp_path / "out"
     assert main(["run", str(A3), "--data-path", str(fake_cifar), "--out", str(out), *TINY]) == 0
     exp_dir = out / "assignment3"
-    rows = json.loads((exp_dir / "gradcheck.json").read_text())["rows"]
+    checks = json.loads((exp_dir / "gradcheck.json").read_text())["checks"]
+    assert [c["name"] for c in checks] == ["2-layer", "3-layer", "3-layer-bn", "4-layer-bn"]
+    rows = checks[-1]["rows"]
     names = " ".join(r["name"] for r in rows)
     assert all(p in names for p in ("W", "gamma", "beta")), names
-    assert all(r["status"] == "ok" for r in rows), rows
+    assert all(r["status"] == "ok" for c in checks for r in c["rows"]), checks
     (search,) = json.loads((exp_dir / "search.json").read_text())["searches"]
     assert search["complete"] and [len(s["trials"]) for s in search["stages"]] == [6, 6]
     for name in ("sigma1e-4", "sigma1e-4-bn", "9-layer-bn", "3-layer-bn-best-lambda"):

@@ -55,11 +55,9 @@ class Experiment:
         return self.header.name
 
     @property
-    def gradcheck(self) -> GradcheckSpec | None:
-        spec = self.header.gradcheck
-        if spec is True:
-            return GradcheckSpec()
-        return spec or None
+    def gradcheck(self) -> list[GradcheckSpec] | None:
+        """The gradient checks asked for (`true`, a table or [[gradcheck]]), None if none."""
+        return self.header.gradcheck or None
 
 
 def load_experiment(path: str | Path, *, overrides: dict | None = None) -> Experiment:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from scratchlab import __version__
 from scratchlab.errors import ConfigError
-from scratchlab.experiments import crossruns, findings, report_formats
+from scratchlab.experiments import crossruns, findings, report_checks, report_formats
 from scratchlab.experiments import report_compare as rc
 from scratchlab.experiments import report_results as rr
 from scratchlab.experiments import report_search as rs
@@ -125,8 +125,7 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     blocks += _named_figures(settings, records, entries, fig_dir)
     blocks += rc.loss_blocks([entries[i] for i in shown])
     blocks += rc.retrained_blocks(entries)
-    if (exp_dir / "gradcheck.json").is_file():
-        blocks += rc.gradcheck_blocks(read_json(confined(exp_dir, "gradcheck.json", "report")))
+    blocks += report_checks.check_blocks(exp_dir, records)  # gradient and sanity checks
     blocks.append(Heading("Runs", 2))
     for i in shown:
         blocks += run_sections(entries[i], verdicts[entries[i].name], varying, exp_dir)

@@ -1,6 +1,6 @@
 """Sections that compare runs with each other or with outside numbers: the baseline, the
-published references, grids (table + heat map), losses side by side, retraining, and the
-gradient check's table."""
+published references, grids (table + heat map), losses side by side and retraining (the
+gradient and sanity checks are in report_checks.py)."""
 
 from __future__ import annotations
 
@@ -168,35 +168,3 @@ def retrained_blocks(entries: list[Entry]) -> list[Block]:
             "epochs its validation run selected, then tested.",
         ),
     ]
-
-
-def gradcheck_blocks(data: dict) -> list[Block]:
-    tol = data.get("tol", math.nan)
-    header = [
-        "parameter",
-        "shape",
-        "max abs error",
-        "max rel error",
-        f"rel error < {tol:g}",
-        "result",
-    ]
-    rows = [
-        [
-            r["name"],
-            str(r["shape"]),
-            _sci(r.get("max_abs")),
-            _sci(r.get("max_rel")),
-            pct(r.get("share_ok"), 1),
-            str(r["status"]),
-        ]
-        for r in data.get("rows", [])
-    ]
-    return [
-        Heading("Gradient check", 2),
-        Para(str(data.get("description", ""))),
-        Table(header, rows, "Analytic vs centred-difference gradients of the cost (float64)."),
-    ]
-
-
-def _sci(x: object) -> str:
-    return f"{x:.2e}" if isinstance(x, int | float) and math.isfinite(x) else "–"

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WrapValidator,
     field_validator,
     model_serializer,
     model_validator,
@@ -20,6 +21,7 @@ from pydantic import (
 
 from scratchlab.data.registry import DATASETS as _DATASET_SPECS
 from scratchlab.errors import ConfigError
+from scratchlab.experiments.checkspec import GradcheckSpec, OverfitSpec, gradcheck_list
 from scratchlab.experiments.reportspec import FigureSpec, ReferenceSpec
 from scratchlab.nn.build import ACTIVATIONS, DROPOUT_WHERE
 from scratchlab.nn.init import INITS
@@ -248,18 +250,6 @@ class RunSpec(_Strict):
         return None
 
 
-class GradcheckSpec(_Strict):
-    """The `[gradcheck]` table. h and lambda must be finite (TOML allows inf and nan):
-    a check run with them could not fail, or could not mean anything."""
-
-    n_samples: int = Field(20, ge=1)
-    n_dims: int = Field(20, ge=1)
-    h: float = Field(1e-5, gt=0.0, allow_inf_nan=False)
-    hidden: list[Annotated[int, Field(ge=1)]] | None = None
-    lambda_: float = Field(0.1, ge=0.0, allow_inf_nan=False, alias="lambda")
-    loss: Literal["cross_entropy", "svm"] | None = None
-
-
 class ExperimentHeader(_Strict):
     """Top-level keys that are not run defaults."""
 
@@ -274,4 +264,6 @@ class ExperimentHeader(_Strict):
     description: str = ""
     seed: int = Field(0, ge=0)
     ensemble: int = Field(1, ge=1, le=50)
-    gradcheck: bool | GradcheckSpec = False
+    # The checks (scratchlab.experiments.checkspec): `gradcheck` is read as a list of checks.
+    gradcheck: Annotated[list[GradcheckSpec] | GradcheckSpec, WrapValidator(gradcheck_list)] = []
+    overfit: OverfitSpec | bool | None = None

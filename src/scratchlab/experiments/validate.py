@@ -33,6 +33,10 @@ def check_experiment(exp: Experiment, runs: list[RunSpec], *, many: bool = False
             f"{where}: {len(exp.runs)} runs (more than {MAX_RUNS}); check the grid, "
             "or pass --many to run them all"
         )
+    if exp.header.overfit and not exp.runs:
+        raise ConfigError(
+            f"{where}: overfit needs a [[runs]] entry (it trains the first run's model)"
+        )
     for spec in runs:
         if spec.name in RESERVED:
             raise ConfigError(
@@ -68,17 +72,27 @@ def check_run(exp: Experiment, spec: RunSpec, splits: Splits) -> None:
 
 
 def check_gradcheck(exp: Experiment, splits: Splits) -> None:
-    g = exp.gradcheck
-    if g is None:
-        return
-    where = f"{exp.source or exp.name}: gradcheck"
-    if g.n_samples > splits.train.n:
+    """Each gradient check's and the overfit's sizes fit the first run's data."""
+    from scratchlab.experiments.checkspec import resolve_overfit
+
+    checks = exp.gradcheck or []
+    for i, g in enumerate(checks):
+        where = f"{exp.source or exp.name}: gradcheck" + (f".{i}" if len(checks) > 1 else "")
+        if g.n_samples > splits.train.n:
+            raise ConfigError(
+                f"{where}.n_samples = {g.n_samples} exceeds the {splits.train.n} "
+                "training images of the first run"
+            )
+        if g.n_dims > splits.dim:
+            raise ConfigError(
+                f"{where}.n_dims = {g.n_dims} exceeds the input dimension {splits.dim}"
+            )
+    overfit = resolve_overfit(exp.header.overfit, len(checks))
+    if overfit and "n_images" in overfit.model_fields_set and overfit.n_images > splits.train.n:
         raise ConfigError(
-            f"{where}.n_samples = {g.n_samples} exceeds the {splits.train.n} "
-            "training images of the first run"
+            f"{exp.source or exp.name}: overfit.n_images = {overfit.n_images} exceeds the "
+            f"{splits.train.n} training images of the first run; use fewer"
         )
-    if g.n_dims > splits.dim:
-        raise ConfigError(f"{where}.n_dims = {g.n_dims} exceeds the input dimension {splits.dim}")
 
 
 def estimate_bytes(spec: RunSpec, splits: Splits) -> int:
