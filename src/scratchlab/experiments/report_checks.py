@@ -166,7 +166,7 @@ centred difference     g_n = (J(θ + h·e_i) − J(θ − h·e_i)) / 2h
 re-estimate where      g_n = (8(J(θ + h·e_i) − J(θ − h·e_i))
   they disagree               − (J(θ + 2h·e_i) − J(θ − 2h·e_i))) / 12h
 relative error         rel = |g_a − g_n| / max(ε, |g_a| + |g_n|),  ε = 1e-12
-an entry fails   ⇔    rel ≥ tol  and  |g_a − g_n| > atol"""
+an entry fails   if    rel ≥ tol  and  |g_a − g_n| > atol"""
 
 
 def gradcheck_blocks(checks: list[dict]) -> list[Block]:
