@@ -84,6 +84,18 @@ def test_overfitting_needs_a_gap_beyond_the_validation_interval(tmp_path):
     assert findings.verdict(small, None).label == "fits"
 
 
+def test_a_significant_gap_under_two_points_is_slight_overfitting(tmp_path):
+    # MNIST's 10,000 validation images: 97.6 % [97.3, 97.9]; training 98.4 %: 0.8 points
+    lab = Lab(tmp_path / "lab")
+    lab.run("small-gap", history=curve(train_acc=0.984), val=(9760, 10000))
+    lab.run("two-points", history=curve(train_acc=0.98), val=(9600, 10000))
+    small, two = entries_of(lab)
+    v = findings.verdict(small, None)
+    assert v.label == "slight overfitting"
+    assert "a gap of 0.8 points" in v.text and "but under 2 points" in v.text
+    assert findings.verdict(two, None).label == "overfitting"  # 2.0 points: material
+
+
 def test_overfitting_cites_a_rising_validation_loss(tmp_path):
     rows = curve(10, train_acc=0.99)
     for r in rows[6:]:

@@ -12,8 +12,12 @@ Per entry (a run, or the repeats of one configuration), the first rule that appl
    An unstable run's train–validation gap says nothing about variance: no fit reading.
 3. **no validation** — the entry has no validation accuracy: fit is not judged.
 4. **overfitting** — the train–validation accuracy gap exceeds what the validation set's
-   size explains: train accuracy > the upper end of validation accuracy's 95 % interval.
-   Cited with it: the epoch of the lowest validation loss when the final one is > 2 % above it.
+   size explains (train accuracy > the upper end of validation accuracy's 95 % interval)
+   AND is material: at least `MATERIAL_GAP` (2) points. A gap beyond the interval but
+   smaller is **slight overfitting**: on 10,000 validation images a 0.8-point gap is
+   significant, yet a model that generalises that well is not what "overfits" tells a
+   reader. Cited with either: the epoch of the lowest validation loss when the final one
+   is > 2 % above it.
 5. **underfitting** — the training accuracy's 95 % interval lies wholly below that of the
    best training accuracy among the experiment's entries that are neither diverged nor
    unstable (other settings fit the same training images clearly better).
@@ -35,6 +39,7 @@ from scratchlab.experiments.textfmt import count, pct, pct_ci
 RISE = 0.02
 RISE_SHARE = 0.2
 VAL_LOSS_RISE = 0.02
+MATERIAL_GAP = 2.0  # points of train–validation accuracy gap that "overfitting" needs
 
 
 @dataclass(frozen=True)
@@ -139,12 +144,14 @@ def _fit(entry: Entry, best_train: Entry | None) -> Verdict:
     gap = 100 * (train.value - val.value)
     n_val = count(entry.n("val"))
     if train.value > val.hi:
+        label = "overfitting" if gap >= MATERIAL_GAP else "slight overfitting"
+        size = "" if gap >= MATERIAL_GAP else f", but under {MATERIAL_GAP:g} points"
         text = (
-            f"overfitting: training accuracy {pct(train.value)} is above validation accuracy "
+            f"{label}: training accuracy {pct(train.value)} is above validation accuracy "
             f"{pct_ci(val)} (n = {n_val}): a gap of {gap:.1f} points, beyond the interval's "
-            f"upper end{_val_loss_note(entry)}"
+            f"upper end{size}{_val_loss_note(entry)}"
         )
-        return Verdict("overfitting", text)
+        return Verdict(label, text)
     if best_train is not None and best_train is not entry:
         top = best_train.acc("train")
         if math.isfinite(train.hi) and train.hi < top.lo:

@@ -202,9 +202,11 @@ def _tally(labels: list[str]) -> str:
 
 _RULES = (
     "Computed from the numbers by fixed rules (scratchlab.experiments.findings): **unstable** "
-    "= final training loss above the untrained one, or rising by more than 2 % in at least a "
-    "fifth of the epochs; **overfitting** = training accuracy above the upper end of the "
-    "validation accuracy's 95 % interval; **underfitting** = training accuracy's interval "
+    "= final training loss above the untrained one, or rising by more than "
+    f"{100 * findings.RISE:g} % in at least {100 * findings.RISE_SHARE:g} % of the epochs; "
+    "**overfitting** = training accuracy above the upper end of the validation accuracy's "
+    f"95 % interval by a gap of at least {findings.MATERIAL_GAP:g} points (**slight "
+    "overfitting** when the gap is smaller); **underfitting** = training accuracy's interval "
     "wholly below the best run's; otherwise the run **fits** within the noise of its "
     "validation set."
 )
