@@ -69,3 +69,12 @@ def test_workers_do_not_repeat_the_data_warning_the_main_process_showed(tmp_path
     assert proc.stderr.count("is unverified") == 1, proc.stderr
     assert "scratchlab: warning: cifar10 data at" in proc.stderr
     assert "UserWarning" not in proc.stderr and "rundata.py" not in proc.stderr
+
+
+def test_jobs_are_capped_by_pending_runs_and_nothing_is_said_when_none_are_pending():
+    from scratchlab.experiments.runner import cap_jobs
+
+    assert cap_jobs(2, 0) == (2, [])  # the batch after the last: no "capped at 1 (0 runs)"
+    jobs, notes = cap_jobs(4, 1)
+    assert jobs == 1 and notes and "(1 pending runs" in notes[0]
+    assert cap_jobs(2, 5) == (2, [])

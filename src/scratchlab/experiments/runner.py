@@ -252,7 +252,7 @@ def plan(folder: ResultsFolder, runs: list[RunSpec], data: dict, fresh: bool):
 def cap_jobs(jobs: int, n_pending: int) -> tuple[int, list[str]]:
     """At most one process per pending run and JOBS_PER_CORE per available core."""
     limit = max(1, min(max(n_pending, 1), JOBS_PER_CORE * available_cores()))
-    if jobs <= limit:
+    if jobs <= limit or n_pending == 0:  # nothing to run: nothing to say
         return jobs, []
     return limit, [
         f"--jobs {jobs} capped at {limit} ({n_pending} pending runs, "
