@@ -254,3 +254,16 @@ def test_repeats_are_recognised_without_the_experiment_files_record(tmp_path):
     lab.run("y-r0", spec={"seed": 0})
     lab.run("y-r1", spec={"seed": 1, "train": {"eta": 0.1}})  # another setting: not repeats
     assert infer_groups(load_records(lab.dir, lab.runs)) == {"x": ["x-r0", "x-r1", "x-r2"]}
+
+
+def test_a_reference_for_the_retrained_model_reads_its_test_accuracy(tmp_path):
+    lab = Lab(tmp_path / "lab")
+    retrain = {"split": "full", "epochs": 20, "n_train": 60000, "test": {"acc": 0.9642}}
+    lab.run("provided", test=(9600, 10000), retrain=retrain)
+    lab.run("plain", test=(9600, 10000))  # not retrained: no retrained accuracy to compare
+    ref = {"source": "the lab", "set": "retrain", "accuracy": {"provided": 96.4, "plain": 96.0}}
+    rows = {r.entry.name: r for r in cmp.reference_rows(entries_of(lab), ref)}
+    got = rows["provided"]
+    assert got.measured.value == pytest.approx(0.9642) and got.consistent  # not the 96.00 %
+    assert "measured test (retrained) accuracy 96.4 %" in cmp.reference_text(got, "retrain")
+    assert not rows["plain"].consistent  # NaN: no retrained model, never "inside"
