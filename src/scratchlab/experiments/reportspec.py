@@ -5,7 +5,7 @@
     baseline = "lambda0-eta0.001"    a run (or repeat group) every other one is compared with
     [reference]                  published numbers shown beside the measured ones
     source = "DD2424 Assignment 1 instructions (full CIFAR-10)"
-    set = "test"
+    set = "test"                 # test | val | retrain (the retrained model's test accuracy)
     accuracy = { "lambda0-eta0.1" = 28.2 }        # percent, as papers print them
     [[figures]]                  a figure across runs
     name = "eta"
