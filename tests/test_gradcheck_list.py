@@ -46,7 +46,7 @@ def test_a_single_table_true_and_a_list_are_lists_of_checks(tmp_path):
 def test_an_array_of_tables_is_a_list_too(tmp_path):
     body = '[[gradcheck]]\nname = "strict"\natol = 0\ntol = 1e-9\n[[gradcheck]]\nloss = "svm"\n'
     exp = experiment(tmp_path, body + DIGITS)
-    assert [g.label for g in exp.gradcheck] == ["strict", "λ 0.1, 20 samples, svm"]
+    assert [g.label for g in exp.gradcheck] == ["strict", "λ 0.1, 20 samples, SVM"]
     assert (exp.gradcheck[0].tol, exp.gradcheck[0].atol) == (1e-9, 0.0)
 
 
@@ -186,12 +186,13 @@ def test_counts_and_verdicts_are_computed_from_the_rows():
     assert "**2 of 3 checks fail**: bad, tiny." in blocks[1].text
     summary, tensors = blocks[2], blocks[3]
     bad, small, ok = summary.rows
-    # check, model, settings, tensors, entries, failed, floor, kinks, errors, thresholds, result
-    assert bad[3:8] == ["2", "10", "3", "2", "1"]
-    assert bad[8] == "2.0e-01 / 1.0e-11" and bad[-1] == "FAIL (3 entries)"
-    assert small[-1] == "FAIL (Linear[0].W: too small)" and small[9] == "1e-06 / 1e-10"
-    assert ok[3:8] == ["2", "12", "0", "0", "2"] and ok[-1] == "pass"
-    assert ok[9] == "1e-06 / 5.0e-10 (floor)"
+    # check, model and settings, tensors, entries, failed, floor, kinks, errors, thresholds, result
+    assert bad[1] == "4, CE; λ 0.1, 20 × 20"
+    assert bad[2:7] == ["2", "10", "3", "2", "1"]
+    assert bad[7] == "2.0e-01 / 1.0e-11" and bad[-1] == "FAIL (3 entries)"
+    assert small[-1] == "FAIL (Linear[0].W: too small)" and small[8] == "1e-06 / 1e-10"
+    assert ok[2:7] == ["2", "12", "0", "0", "2"] and ok[-1] == "pass"
+    assert ok[8] == "1e-06 / 5.0e-10 (floor)"
     assert [r[0] for r in tensors.rows] == ["bad", "", "tiny", "good", ""]
     assert tensors.rows[0][-1] == "FAIL (3)"
 

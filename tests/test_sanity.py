@@ -68,13 +68,19 @@ def test_runs_at_ln_k_pass_and_one_far_above_is_flagged_with_its_cause():
         record("broken", None, init_std=10.0),  # written as null: not finite
     ]
     rows = initial_loss_rows(records)
-    assert [r[0] for r in rows] == ["`a`, `b`", "`deep`", "`svm`", "`broken`"]
+    assert [r[-1] for r in rows] == ["`a`, `b`", "`deep`", "`svm`", "`broken`"]
     a, deep, svm, broken = rows
-    assert a[2:5] == ["2.310", "ln 10 = 2.303", "+0.008 (+0.3 %)"] and a[5] == "as expected"
-    assert deep[5].startswith("above") and "He init through 4 layers" in deep[5]
-    assert "not an error by itself" in deep[5] and deep[4] == "+2.567 (+111.5 %)"
-    assert svm[3] == "K − 1 = 9" and svm[5] == "as expected"
-    assert broken[5].startswith("not finite")
+    assert a[:5] == [
+        "linear, CE, N(0, 0.01²)",
+        "2.310",
+        "ln 10 = 2.303",
+        "+0.008 (+0.3 %)",
+        "as expected",
+    ]
+    assert deep[4].startswith("above") and "He init through 4 layers" in deep[4]
+    assert "not an error by itself" in deep[4] and deep[3] == "+2.567 (+111.5 %)"
+    assert svm[2] == "K − 1 = 9" and svm[4] == "as expected"
+    assert broken[4].startswith("not finite")
 
 
 def test_runs_without_an_untrained_loss_are_left_out():

@@ -65,7 +65,7 @@ class GradcheckSpec(_Strict):
         given = self.model_fields_set
         parts = [f"λ {self.lambda_:g}", f"{self.n_samples} sample{'s' * (self.n_samples > 1)}"]
         if "loss" in given and self.loss:
-            parts.append(self.loss)
+            parts.append({"cross_entropy": "CE", "svm": "SVM"}[self.loss])
         if "hidden" in given and self.hidden is not None:
             parts.append("hidden " + "-".join(map(str, self.hidden)) if self.hidden else "linear")
         if "batch_norm" in given and self.batch_norm is not None:

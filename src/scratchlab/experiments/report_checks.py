@@ -99,8 +99,7 @@ def summary_row(check: dict) -> list[str]:
     kinks = sum(r.kinks for r in rows)
     return [
         str(check.get("name", "")),
-        model_text(check.get("model") or {}),
-        _settings(check),
+        f"{model_text(check.get('model') or {})}; {_settings(check)}",
         str(len(rows)),
         count(sums["n_checked"]),
         count(sums["n_fail"]),
@@ -136,8 +135,7 @@ def tensor_rows(check: dict) -> list[list[str]]:
 
 SUMMARY_HEADER = [
     "check",
-    "model",
-    "λ, images × dims",
+    "model; λ, images × dims",
     "tensors",
     "entries checked",
     "failed",

@@ -37,7 +37,7 @@ def sanity_blocks(records: list[RunRecord], overfit: dict | None) -> list[Block]
     if rows:
         blocks += [
             Table(
-                ["runs", "model, init", "untrained loss", "expected", "difference", "reading"],
+                ["model, init", "untrained loss", "expected", "difference", "reading", "runs"],
                 rows,
                 "Untrained training loss against its value for all-zero scores.",
             ),
@@ -116,12 +116,12 @@ def initial_loss_rows(records: list[RunRecord], shown: int = 4) -> list[list[str
         )
         rows.append(
             [
-                listed + more,
                 model,
                 _num(check.loss, 3),
                 _expected(check, loss, len(rec.data["class_names"])),
                 diff,
                 reading,
+                listed + more,
             ]
         )
     return rows
@@ -129,6 +129,18 @@ def initial_loss_rows(records: list[RunRecord], shown: int = 4) -> list[list[str
 
 def _num(x: float, digits: int) -> str:
     return f"{x:.{digits}f}" if finite(x) else "–"
+
+
+def _rate(schedule: dict, eta: object) -> str:
+    """`η 0.001`, `a cyclical rate 1e-05–0.1`, `an exp_decay rate from η 0.01`."""
+    name = schedule.get("name", "constant")
+    if name == "constant":
+        return f"η {eta:g}"
+    if name == "cyclical":
+        return f"a cyclical rate {schedule['eta_min']:g}–{schedule['eta_max']:g}"
+    return (
+        f"an {name} rate from η {eta:g}" if name[0] in "aeiou" else f"a {name} rate from η {eta:g}"
+    )
 
 
 def overfit_blocks(o: dict) -> list[Block]:
@@ -143,8 +155,7 @@ def overfit_blocks(o: dict) -> list[Block]:
     )
     if o.get("status") == "diverged":
         result = f"diverged after {o['epochs']} epochs (non-finite loss)"
-    schedule = (o.get("schedule") or {}).get("name", "constant")
-    rate = f"η {o.get('eta'):g}" if schedule == "constant" else f"{schedule} rate"
+    rate = _rate(o.get("schedule") or {}, o.get("eta"))
     setup = (
         f"`{o.get('run', '')}`'s model ({model_text(o.get('model') or {})}, "
         f"{init_text(o.get('model') or {})}) with λ = 0, no dropout or augmentation, "
