@@ -207,3 +207,12 @@ def test_the_report_has_both_sections(tmp_path):
     assert "Tiny subset overfitted." in text and "reached 100 % training accuracy" in text
     assert "ln 10 = 2.303" in text
     assert not math.isnan(checks_of(tmp_path / "out" / "lab")[0]["time_s"])
+
+
+def test_a_file_of_the_first_format_asks_for_a_rerun(tmp_path):
+    from scratchlab.experiments.report_checks import check_blocks
+
+    old = {"tol": 1e-6, "description": "x", "rows": [{"name": "Linear[0].W", "status": "ok"}]}
+    (tmp_path / FILE).write_text(json.dumps(old))
+    heading, note = check_blocks(tmp_path, [])
+    assert heading.text == "Gradient checks" and "run the experiment again" in note.text
