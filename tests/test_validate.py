@@ -74,3 +74,15 @@ def test_a_huge_grid_needs_an_explicit_flag(tmp_path):
     proc = cli(["run", str(path), "--out", str(tmp_path / "out")])
     assert proc.returncode == 2 and "--many" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tracker", ["keep_best = true", "early_stopping = { patience = 2 }"])
+def test_keep_best_and_early_stopping_may_retrain_on_a_split_without_validation(tmp_path, tracker):
+    """The retraining phase trains for the epochs validation chose: it needs no validation
+    images, so `retrain_split = "full"` passes the checks (the MNIST lab's final model)."""
+    from scratchlab.experiments.runner import validate
+
+    body = f'data = {{ retrain_split = "full" }}\ntrain = {{ {tracker} }}\n'
+    exp = experiment(tmp_path, DIGITS + '[[runs]]\nname = "final"\n' + body)
+    data = validate(exp, exp.runs, tmp_path / "out", 1, False)
+    assert set(data) == {"final"} and not (tmp_path / "out").exists()

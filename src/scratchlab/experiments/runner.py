@@ -212,7 +212,8 @@ def validate(exp: Experiment, runs: list[RunSpec], out: Path, jobs: int, many: b
         data[spec.name] = load_run_data(spec)  # uint8 parts: NaN/inf cannot occur
         _check(exp, spec, data[spec.name].splits)
         if spec.data.retrain_split:
-            check_run(exp, spec, load_run_data(spec, split=spec.data.retrain_split).splits)
+            retrain_splits = load_run_data(spec, split=spec.data.retrain_split).splits
+            check_run(exp, spec, retrain_splits, retrain=True)
     if exp.runs:
         check_gradcheck(exp, load_run_data(exp.runs[0]).splits)
     return data

@@ -45,8 +45,9 @@ def check_experiment(exp: Experiment, runs: list[RunSpec], *, many: bool = False
             )
 
 
-def check_run(exp: Experiment, spec: RunSpec, splits: Splits) -> None:
-    """The data-dependent rules for one run."""
+def check_run(exp: Experiment, spec: RunSpec, splits: Splits, *, retrain: bool = False) -> None:
+    """The data-dependent rules for one run; `retrain`: `splits` is its data.retrain_split,
+    trained for the epochs validation chose (no early stopping or keep-best there)."""
     where = f"{exp.source or exp.name}: run {spec.name!r}"
     t = spec.train
     if isinstance(t.n_batch, int) and t.n_batch > splits.train.n:
@@ -54,7 +55,7 @@ def check_run(exp: Experiment, spec: RunSpec, splits: Splits) -> None:
             f"{where}: train.n_batch = {t.n_batch} is larger than the training set "
             f'({splits.train.n} images); use a smaller n_batch or "full"'
         )
-    if (t.early_stopping is not None or t.keep_best) and splits.val.n == 0:
+    if (t.early_stopping is not None or t.keep_best) and splits.val.n == 0 and not retrain:
         field = "train.early_stopping" if t.early_stopping is not None else "train.keep_best"
         raise ConfigError(
             f"{where}: {field} needs validation images, but split "
