@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from reportfixtures import Lab, a1_lab, bonus_lab, curve, draw_run_figures, set_figures
 
@@ -220,3 +221,18 @@ def test_per_class_metrics_and_confused_pairs_are_in_percent(a1):
     pairs = table_after(md, "the most confused pairs")
     assert pairs[0] == ["true class", "predicted as", "images", "share of the true class"]
     assert pairs[1][3].endswith(" %") and int(pairs[1][2]) >= int(pairs[2][2])
+
+
+def test_learning_rates_follow_the_schedule_the_run_recorded():
+    """metrics.json `training.schedule` is the schedule's own config(), base rate included
+    (the bonus report failed on it: `eta` twice)."""
+    from scratchlab.experiments.crossruns import lr_per_update
+
+    config = {"train": {"n_batch": 10, "n_epochs": 3, "eta": 0.5,
+                        "schedule": {"name": "exp_decay", "gamma": 0.9}}}  # fmt: skip
+    trained = {"name": "exp_decay", "eta": 0.01, "gamma": 0.9}
+    lr, steps = lr_per_update(config, 25, trained)
+    assert steps == 3 and lr.shape == (9,)
+    np.testing.assert_allclose(lr[[0, 3, 6]], [0.01, 0.009, 0.0081])  # the recorded base rate
+    lr, _ = lr_per_update(config, 25)  # without the record: the config's rate
+    assert lr[0] == pytest.approx(0.5)

@@ -136,11 +136,12 @@ def lr_per_update(
     steps = max(1, math.ceil(n_train / max(1, batch)))
     total = int(t["n_epochs"]) * steps
     kw = {k: v for k, v in (trained or t["schedule"]).items() if k != "name"}
+    eta = kw.pop("eta", t["eta"])  # a schedule's own config() records its base rate
     if "step_size_epochs" in kw:  # a run written before `training` was recorded
         kw["step_size"] = max(1, round(kw.pop("step_size_epochs") * steps))
     if t["schedule"]["name"] == "cosine":
         kw["total_steps"] = total
-    schedule = get_schedule(t["schedule"]["name"], t["eta"], **kw)
+    schedule = get_schedule(t["schedule"]["name"], eta, **kw)
     return np.array([schedule.lr(s, s // steps) for s in range(total)]), steps
 
 
