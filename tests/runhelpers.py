@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,9 +91,12 @@ def cli(args: list[str], *, timeout: float = 120, **env: str) -> subprocess.Comp
 
 
 def assert_one_error_line(err: str, *needles: str) -> str:
-    """stderr holds exactly one line `scratchlab: error: ...` (warnings aside), no traceback."""
+    """stderr holds exactly one line `scratchlab: error: ...` (warnings and the progress
+    lines of runs that started before the error aside), no traceback."""
     assert "Traceback" not in err, err
+    progress = re.compile(r"^\S+: started \(done \d+ · running \d+ · pending \d+\)$")
     lines = [line for line in err.splitlines() if not line.startswith("scratchlab: warning:")]
+    lines = [line for line in lines if not progress.match(line)]
     lines = [line for line in lines if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("scratchlab: error: "), err
