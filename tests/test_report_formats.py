@@ -100,6 +100,8 @@ def test_symbols_become_commands_and_the_rest_stays_compilable():
     assert "é" in out and "ß" in out and "ŷ" in out  # Latin letters: T1 + utf8 set them
     assert "{[}U+4E2D{]}" in out  # no glyph in pdfLaTeX's fonts: the code point, no error
     assert all(ord(c) < 128 or "\u00c0" <= c <= "\u017f" for c in out)
+    # the lab files' own math (assignment3's batch norm: γ ⊙ x̂ + β)
+    assert escape("γ ⊙ x") == r"\ensuremath{\gamma} \ensuremath{\odot} x"
 
 
 def test_inline_marks_become_commands_and_braces_balance():
