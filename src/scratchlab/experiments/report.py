@@ -5,7 +5,8 @@ across runs into `<exp>/figures/`; writes summary.csv, report.md and report.html
 
     title · contents · setup (data, sizes, provenance) · results (table, chart) · findings
     · baseline · references · grids (table + heat map) · searches (table + scatter, from
-    search.json) · figures across runs · loss comparison · retraining · gradient check · runs
+    search.json) · figures across runs · loss comparison · retraining · gradient checks ·
+    sanity checks (initial loss, tiny-subset overfit) · runs
     (full sections; of a grid or a search only the top `TOP_GRID`)
 
 `experiment.json["report"]` (from the experiment file, `config.report_settings`) carries
