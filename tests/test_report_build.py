@@ -236,3 +236,30 @@ def test_learning_rates_follow_the_schedule_the_run_recorded():
     np.testing.assert_allclose(lr[[0, 3, 6]], [0.01, 0.009, 0.0081])  # the recorded base rate
     lr, _ = lr_per_update(config, 25)  # without the record: the config's rate
     assert lr[0] == pytest.approx(0.5)
+
+
+def test_a_long_study_details_the_best_runs_and_the_baseline_and_keeps_the_rest_brief(tmp_path):
+    from scratchlab.experiments import report
+
+    lab = Lab(tmp_path / "long")
+    n = report.FULL_SECTIONS + 2
+    for i in range(n):  # validation accuracy rises with i: the best are the last ones
+        lab.run(f"r{i:02d}", val=(300 + 10 * i, 932))
+    lab.write(report={"baseline": "r00"})
+    md = build_report(lab.dir)[0].read_text()
+    sections = re.split(r"^### Run ", md, flags=re.M)[1:]
+    assert len(sections) == n
+    full = {s.split("`")[1] for s in sections if "| true class | predicted as |" in s}
+    brief = {s.split("`")[1] for s in sections if "are in the run folder" in s}
+    best = {f"r{i:02d}" for i in range(n - report.DETAILED, n)}
+    assert full == best | {"r00"} and len(brief) == n - len(full) and not full & brief
+    assert f"{n} runs are shown: the {report.DETAILED} best on validation and the baseline" in md
+
+
+def test_a_short_study_gives_every_run_a_full_section(tmp_path):
+    lab = Lab(tmp_path / "short")
+    for i in range(4):
+        lab.run(f"r{i}", val=(300 + 10 * i, 932))
+    lab.write()
+    md = build_report(lab.dir)[0].read_text()
+    assert md.count("| true class | predicted as |") == 4 and "are in the run folder" not in md

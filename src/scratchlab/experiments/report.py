@@ -48,6 +48,8 @@ _KIND_TITLES = {
     "updates": "Per-update curves",
 }
 TOP_GRID = 3  # full run sections for this many of a grid's points (best validation first)
+FULL_SECTIONS = 12  # a report showing more runs than this details only the DETAILED best
+DETAILED = 5  # (on validation) and the baseline; the others get brief sections (curves only)
 
 
 def build_report(
@@ -128,9 +130,34 @@ def _blocks(exp_dir: Path, meta: dict, records: list[RunRecord]) -> list[Block]:
     blocks += rc.retrained_blocks(entries)
     blocks += report_checks.check_blocks(exp_dir, records)  # gradient and sanity checks
     blocks.append(Heading("Runs", 2))
+    detailed = _detailed(entries, shown, settings.get("baseline"))
+    if len(detailed) < len(shown):
+        blocks.append(Para(_brief_note(entries, shown, detailed, settings.get("baseline"))))
     for i in shown:
-        blocks += run_sections(entries[i], verdicts[entries[i].name], varying, exp_dir)
+        e = entries[i]
+        blocks += run_sections(e, verdicts[e.name], varying, exp_dir, e.name in detailed)
     return blocks
+
+
+def _detailed(entries: list[Entry], shown: list[int], baseline: str | None) -> set[str]:
+    """Every shown entry up to FULL_SECTIONS of them; beyond, the DETAILED best on
+    validation and the baseline (a 35-run study stays a readable, < 3 MB page)."""
+    names = [entries[i].name for i in shown]
+    if len(names) <= FULL_SECTIONS:
+        return set(names)
+    ranked = sorted(shown, key=lambda i: -rc.selection_value(entries[i]))
+    return {entries[i].name for i in ranked[:DETAILED]} | ({baseline} & set(names))
+
+
+def _brief_note(
+    entries: list[Entry], shown: list[int], detailed: set[str], baseline: str | None
+) -> str:
+    full = ", ".join(f"`{entries[i].name}`" for i in shown if entries[i].name in detailed)
+    who = f"the {DETAILED} best on validation" + (" and the baseline" if baseline else "")
+    return (
+        f"{len(shown)} runs are shown: {who} have full sections ({full}); the others show "
+        "their learning curves, with their other figures in their run folders."
+    )
 
 
 def _header(meta: dict, records: list[RunRecord]) -> list[Block]:

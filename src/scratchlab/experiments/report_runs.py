@@ -93,8 +93,14 @@ def params_text(row: dict, keys: list[str] | None = None) -> str:
     return ", ".join(f"{k} {fmt_param(row[PARAMS[k]])}" for k in keys)
 
 
-def run_sections(entry: Entry, verdict: Verdict, varying: Varying, exp_dir: Path) -> list[Block]:
-    """Heading, setup, reading, tables and figures of one entry."""
+BRIEF = ("curves", "retrain_curves")  # the figures of a brief section (report.FULL_SECTIONS)
+
+
+def run_sections(
+    entry: Entry, verdict: Verdict, varying: Varying, exp_dir: Path, detailed: bool = True
+) -> list[Block]:
+    """Heading, setup, reading, tables and figures of one entry; a brief section (not
+    `detailed`) has its learning curves only and points to the run folder for the rest."""
     run = entry.first
     row = run_row(run)
     short = varying.short(row)
@@ -113,8 +119,16 @@ def run_sections(entry: Entry, verdict: Verdict, varying: Varying, exp_dir: Path
         blocks += _ensemble_blocks(run)
     if run.metrics.get("retrain"):
         blocks.append(_retrain_para(run.metrics["retrain"]))
-    blocks += _figures(run, short, row)
-    blocks += _confusion_blocks(run)
+    blocks += _figures(run, short, row, ORDER if detailed else BRIEF)
+    if detailed:
+        blocks += _confusion_blocks(run)
+    else:
+        blocks.append(
+            Para(
+                "Its other figures (weights, confusion matrix, per-class metrics, "
+                f"misclassified images) are in the run folder, `{run.name}/figures/`."
+            )
+        )
     if run.metrics.get("model_summary"):
         blocks.append(Code(run.metrics["model_summary"]))
     return blocks
@@ -253,10 +267,10 @@ def _retrain_para(rt: dict) -> Para:
     )
 
 
-def _figures(run: RunRecord, short: str, row: dict) -> list[Block]:
+def _figures(run: RunRecord, short: str, row: dict, keys: tuple[str, ...]) -> list[Block]:
     blocks: list[Block] = []
     regularised = bool(row["lambda"]) or bool(row["l1"])
-    for key in ORDER:
+    for key in keys:
         rel = run.figure(key)
         if not rel:
             continue
