@@ -14,6 +14,7 @@ from scratchlab.experiments.document import Block, Code, Figure, Heading, Para, 
 from scratchlab.experiments.entries import Entry
 from scratchlab.experiments.findings import Verdict
 from scratchlab.experiments.records import PARTS, RunRecord, confined, png_bytes
+from scratchlab.experiments.report_classes import test_set_blocks
 from scratchlab.experiments.stats import wilson_acc
 from scratchlab.experiments.summary import run_row
 from scratchlab.experiments.textfmt import count, num, pct, pct_ci
@@ -121,7 +122,7 @@ def run_sections(
         blocks.append(_retrain_para(run.metrics["retrain"]))
     blocks += _figures(run, short, row, ORDER if detailed else BRIEF)
     if detailed:
-        blocks += _confusion_blocks(run)
+        blocks += test_set_blocks(run)
     else:
         blocks.append(
             Para(
@@ -279,52 +280,3 @@ def _figures(run: RunRecord, short: str, row: dict, keys: tuple[str, ...]) -> li
         label = f"Run `{run.name}`" + (f" ({short})" if short else "")
         blocks.append(Figure(confined(run.dir, rel, f"run {run.name!r}"), f"{label}. {caption}"))
     return blocks
-
-
-def _confusion_blocks(run: RunRecord) -> list[Block]:
-    report = run.metrics.get("test_report")
-    if not report:
-        return []
-    names = [str(n) for n in report["class_names"]]
-    blocks: list[Block] = []
-    pairs = confused_pairs(report.get("confusion") or [], names)
-    if pairs:
-        blocks.append(
-            Table(
-                ["true class", "predicted as", "images", "share of the true class"],
-                pairs,
-                f"Run `{run.name}`: the most confused pairs on the test set.",
-            )
-        )
-    prf = [
-        [name, pct(p, 1), pct(r, 1), pct(f, 1), count(s)]
-        for name, p, r, f, s in zip(
-            names,
-            report["precision"],
-            report["recall"],
-            report["f1"],
-            report["support"],
-            strict=True,
-        )
-    ]
-    blocks.append(
-        Table(
-            ["class", "precision", "recall", "F1", "support"],
-            prf,
-            f"Run `{run.name}`: per-class metrics on the test set.",
-        )
-    )
-    return blocks
-
-
-def confused_pairs(confusion: list[list[int]], names: list[str], k: int = 5) -> list[list[str]]:
-    """The k largest off-diagonal counts: [true, predicted, count, % of the true class]."""
-    cells = [
-        (c, i, j) for i, row in enumerate(confusion) for j, c in enumerate(row) if i != j and c > 0
-    ]
-    cells.sort(key=lambda t: (-t[0], t[1], t[2]))
-    out = []
-    for c, i, j in cells[:k]:
-        total = sum(confusion[i])
-        out.append([names[i], names[j], str(c), pct(c / total if total else None, 1)])
-    return out
