@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -38,6 +39,7 @@ import scratchlab  # noqa: E402
 from scratchlab.cli import main  # noqa: E402
 from scratchlab.errors import ConfigError, DataError, ScratchlabError  # noqa: E402
 from scratchlab.experiments import cluster as cl  # noqa: E402
+from scratchlab.experiments import clustertask as ct  # noqa: E402
 from scratchlab.experiments.runner import run_experiment  # noqa: E402
 
 START_S = 120  # the scheduler and both workers must be up within this (a loaded 2-core box)
@@ -216,6 +218,10 @@ def test_a_sweep_on_the_cluster_equals_the_local_run(live, tmp_path, capsys):
     assert f"cluster {live.address}: 2 workers, 2 task threads" in err
     assert "a: done after 2 epochs" in err  # the workers' progress events reached the display
     assert "a: started (" in err and "(done 3 · running 0 · pending 0)" in err
+    profiling = live.client.run(
+        lambda dask_worker: dask_worker.periodic_callbacks["profile"].is_running()
+    )
+    assert list(profiling.values()) == [True, True]  # paused while runs trained, on again after
     again = run_experiment(exp, tmp_path / "remote", cluster=live.address)
     assert again.trained == [] and again.skipped == ["a", "b", "ens"]  # resume: kept
 
@@ -343,6 +349,80 @@ def test_jobs_1_does_not_import_dask(tmp_path):
     )  # fmt: skip
     assert "RESULT 0 []" in proc.stdout, proc.stdout + proc.stderr
     assert (tmp_path / "out" / "lab" / "a" / "metrics.json").is_file()
+
+
+# -- the worker's per-task settings -------------------------------------------------------
+
+
+class FakeWorker:
+    """A worker's profiler callback and a loop that runs queued callbacks when drained."""
+
+    def __init__(self, profiling: bool = True, status: str = "running") -> None:
+        self.periodic_callbacks = {"profile": FakeProfiler(profiling)}
+        self.status, self.queued = status, []
+        self.loop = SimpleNamespace(add_callback=lambda fn, *args: self.queued.append((fn, args)))
+
+    @property
+    def profiling(self) -> bool:
+        for fn, args in self.queued:
+            fn(*args)
+        self.queued.clear()
+        return self.periodic_callbacks["profile"].running
+
+
+class FakeProfiler:
+    def __init__(self, running: bool) -> None:
+        self.running = running
+
+    def is_running(self) -> bool:
+        return self.running
+
+    def stop(self) -> None:
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+
+
+def test_the_profiler_is_paused_while_runs_train_and_restored_after_the_last():
+    worker = FakeWorker()
+    first, second = ct.profiler_paused(worker), ct.profiler_paused(worker)
+    first.__enter__()
+    assert not worker.profiling
+    second.__enter__()  # overlapping tasks on a multi-thread worker
+    first.__exit__(None, None, None)
+    assert not worker.profiling
+    second.__exit__(None, None, None)
+    assert worker.profiling
+    with ct.profiler_paused(worker):  # and again for the next task
+        assert not worker.profiling
+    assert worker.profiling
+
+
+def test_a_profiler_that_was_off_or_a_closing_worker_is_not_restarted():
+    off = FakeWorker(profiling=False)
+    with ct.profiler_paused(off):
+        assert not off.profiling
+    assert not off.profiling
+    closing = FakeWorker()
+    with ct.profiler_paused(closing):
+        closing.status = "closing"
+    assert not closing.profiling
+    bare = FakeWorker()
+    del bare.periodic_callbacks["profile"]  # profiling disabled in the worker's Dask config
+    with ct.profiler_paused(bare):
+        assert bare.queued == []
+
+
+def test_blas_threads_are_set_once_per_process_and_setting(monkeypatch):
+    import threadpoolctl
+
+    calls = []
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(ct, "_PREPARED", {})
+    for threads in (1, 1, 2, 2, 1):
+        ct._prepare_process(threads, 1)
+    assert [c["limits"] for c in calls] == [1, 2, 1]
 
 
 # -- the client's file handling ------------------------------------------------------------

@@ -14,13 +14,23 @@ thread setting, "topic": where progress events go, "checkpoints": {relative path
 
 `<tmp>` is a temporary folder under the worker's local directory, removed when the task ends.
 `probe` makes the same checks on every connected worker before the client writes anything.
+
+Cost. While a run trains, the worker's statistical profiler is paused (`profiler_paused`):
+Dask samples every running task's stack every 10 ms (`distributed.worker.profile.interval`),
+and for these runs that cost the worker process 0.6-0.8 s of CPU per 5-9 s run on a 2-core
+machine (its event loop woke 100 times a second; docs/CLUSTER.md, "Cost"). It restarts when
+the worker's last scratchlab task ends, so other tasks' profiles and the dashboard's are
+unchanged. The BLAS thread limit and the allocator are set once per worker process and
+thread setting (`_prepare_process`), as in a `--jobs` worker, not on every task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
+import weakref
 from pathlib import Path, PurePosixPath
 
 import scratchlab
@@ -94,7 +104,10 @@ def run_task(job: dict) -> dict[str, bytes]:
         worker.log_event(job["topic"], (spec.name, epoch, n_epochs, plain))
 
     worker.log_event(job["topic"], (spec.name, "started"))
-    with tempfile.TemporaryDirectory(prefix="scratchlab-", dir=worker.local_directory) as tmp:
+    with (
+        profiler_paused(worker),
+        tempfile.TemporaryDirectory(prefix="scratchlab-", dir=worker.local_directory) as tmp,
+    ):
         work, out = Path(tmp) / "work", Path(tmp) / "out"
         for rel, data in job["checkpoints"].items():
             (work / confined(rel)).parent.mkdir(parents=True, exist_ok=True)
@@ -103,15 +116,74 @@ def run_task(job: dict) -> dict[str, bytes]:
         return read_files(out)
 
 
+_PREPARED: dict[str, int] = {}  # {"threads": the BLAS limit this process set} (threadpoolctl
+# looks up the loaded libraries on every call: 8-17 ms of CPU per task, measured)
+
+
 def _prepare_process(threads: int | str, task_threads: int) -> None:
-    """The worker process's BLAS threads (process-wide, like a --jobs worker's) and allocator."""
+    """The worker process's BLAS threads (process-wide, like a --jobs worker's) and allocator,
+    once per process and thread count (the last one set holds, as for `threadpool_limits`)."""
     from threadpoolctl import threadpool_limits
 
     from scratchlab.allocator import keep_freed_memory
 
     n = max(1, available_cores() // max(1, task_threads)) if threads == "auto" else int(threads)
+    if _PREPARED.get("threads") == n:
+        return
     keep_freed_memory()
     threadpool_limits(limits=n, user_api="blas")
+    _PREPARED["threads"] = n
+
+
+_PAUSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # worker -> [tasks, was on]
+
+
+@contextlib.contextmanager
+def profiler_paused(worker):
+    """Pause `worker`'s statistical profiler (its periodic callback "profile") while the block
+    runs; it starts again when the worker's last paused block ends, if it ran before the first.
+
+    Counted per worker on its event loop (tornado's PeriodicCallback is not thread-safe; the
+    loop runs the pauses and resumes in the order the task threads queue them), so tasks that
+    overlap on a multi-thread worker leave it as they found it. A worker without a profiler
+    (`distributed.worker.profile.enabled: false`, or another Dask) is left alone.
+    """
+    callbacks = getattr(worker, "periodic_callbacks", None) or {}
+    if "profile" not in callbacks:
+        yield
+        return
+    worker.loop.add_callback(_pause, worker)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the worker has gone
+            worker.loop.add_callback(_resume, worker)
+
+
+def _pause(worker) -> None:
+    profiler = worker.periodic_callbacks.get("profile")
+    state = _PAUSES.setdefault(worker, [0, False])
+    if state[0] == 0:
+        state[1] = profiler is not None and profiler.is_running()
+        if state[1]:
+            profiler.stop()
+    state[0] += 1
+
+
+def _resume(worker) -> None:
+    state = _PAUSES.get(worker)
+    if state is None or state[0] == 0:
+        return
+    state[0] -= 1
+    profiler = worker.periodic_callbacks.get("profile")
+    if state[0] == 0 and state[1] and profiler is not None and _running(worker):
+        profiler.start()
+
+
+def _running(worker) -> bool:
+    """Whether the worker still runs (a closing worker has stopped its periodic callbacks)."""
+    status = getattr(worker, "status", None)
+    return getattr(status, "name", status) == "running"
 
 
 def read_files(folder: Path, pattern: str = "*") -> dict[str, bytes]:
