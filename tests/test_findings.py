@@ -233,16 +233,21 @@ def test_a_group_with_unfinished_repeats_uses_those_that_finished(tmp_path):
 
 
 def test_on_the_same_images_the_verdict_follows_mcnemar(tmp_path):
-    """5 images gained, none lost: the paired interval may exclude 0, but McNemar's exact
-    p = 2 · 0.5⁵ = 0.0625 ≥ 0.05 — no detectable difference (and the reason is cited)."""
+    """5 images gained, none lost: the paired interval excludes 0, but McNemar's exact
+    p = 2 · 0.5⁵ = 0.0625 ≥ 0.05 — borderline, not better (and the reason is cited);
+    3 gained and 2 lost: p = 1, the interval holds 0 — no detectable difference."""
     n = 1000
     lab = Lab(tmp_path / "lab")
     lab.run("base", test=(400, n), right_test=mask(n, range(400)))
     lab.run("plus5", test=(405, n), right_test=mask(n, range(405)))
-    (effect,) = cmp.effects(entries_of(lab), "base")
-    assert effect.test.test.p_exact == pytest.approx(0.0625)
-    assert effect.label == "no detectable difference"
-    assert "McNemar exact p = 0.062" in cmp.effect_text(effect, "base")
+    lab.run("mixed", test=(401, n), right_test=mask(n, [*range(2, 400), 400, 401, 402]))
+    plus5, mixed = cmp.effects(entries_of(lab), "base")
+    assert plus5.test.test.p_exact == pytest.approx(0.0625)
+    assert plus5.test.delta.lo > 0 and plus5.label == "borderline"
+    assert "McNemar exact p = 0.062" in cmp.effect_text(plus5, "base")
+    assert mixed.test.test.p_exact == pytest.approx(1.0)
+    assert mixed.test.delta.lo < 0 < mixed.test.delta.hi
+    assert mixed.label == "no detectable difference"
 
 
 def test_repeats_are_recognised_without_the_experiment_files_record(tmp_path):

@@ -6,7 +6,8 @@ with McNemar's test, when both runs scored the same images). The effect is judge
 test set when both have one (held-out images, and the paired test is the most sensitive),
 otherwise on validation:
 
-    same images (paired): McNemar's exact p < 0.05 → better or worse (the sign of Δ)
+    same images (paired): McNemar's exact p < 0.05 → better or worse (the sign of Δ);
+                          p ≥ 0.05 while Δ's approximate interval excludes 0 → borderline
     otherwise:            interval above 0 → better · below 0 → worse
     else                  no detectable difference
 
@@ -31,7 +32,7 @@ class Effect:
     val: Difference
     test: Difference
     part: str  # the set the effect is judged on
-    label: str  # better | worse | no detectable difference | not measured
+    label: str  # better | worse | borderline | no detectable difference | not measured
 
 
 def _judge(diff: Difference) -> str:
@@ -42,7 +43,7 @@ def _judge(diff: Difference) -> str:
         return "not measured"
     if diff.test is not None:
         if diff.test.p_exact >= ALPHA or iv.value == 0:
-            return "no detectable difference"
+            return "borderline" if iv.lo > 0 or iv.hi < 0 else "no detectable difference"
         return "better" if iv.value > 0 else "worse"
     if iv.lo > 0:
         return "better"

@@ -38,8 +38,8 @@ def baseline_blocks(entries: list[Entry], baseline: str) -> list[Block]:
                 f"Accuracy minus `{baseline}`'s, in points, with 95 % intervals (Newcombe; "
                 "paired with the φ correlation when both runs scored the same images). "
                 "McNemar's exact test on the test images the two runs disagree on; the "
-                "effect is its verdict (p < 0.05). Near p = 0.05 the approximate interval "
-                "and the exact test can disagree: read such a row as borderline."
+                "effect is its verdict (p < 0.05), **borderline** when p ≥ 0.05 but the "
+                "approximate interval excludes 0."
             ),
         ),
     ]
