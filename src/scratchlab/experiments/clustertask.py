@@ -16,12 +16,13 @@ thread setting, "topic": where progress events go, "checkpoints": {relative path
 `probe` makes the same checks on every connected worker before the client writes anything.
 
 Cost. While a run trains, the worker's statistical profiler is paused (`profiler_paused`):
-Dask samples every running task's stack every 10 ms (`distributed.worker.profile.interval`),
-and for these runs that cost the worker process 0.6-0.8 s of CPU per 5-9 s run on a 2-core
-machine (its event loop woke 100 times a second; docs/CLUSTER.md, "Cost"). It restarts when
-the worker's last scratchlab task ends, so other tasks' profiles and the dashboard's are
-unchanged. The BLAS thread limit and the allocator are set once per worker process and
-thread setting (`_prepare_process`), as in a `--jobs` worker, not on every task.
+Dask samples every running task's stack every 10 ms (`distributed.worker.profile.interval`);
+measured side by side on a 2-core machine, the worker process spent 0.61-0.72 s more CPU
+than the task itself per 5-7 s run with it on, 0.25 s with it paused (docs/CLUSTER.md,
+"Cost"). It restarts when the worker's last scratchlab task ends: other tasks are profiled
+as before unless they run beside one of ours. The BLAS thread limit and the allocator are
+set once per worker process and thread setting (`_prepare_process`), as in a `--jobs`
+worker, not on every task.
 """
 
 from __future__ import annotations
