@@ -263,3 +263,12 @@ def test_a_short_study_gives_every_run_a_full_section(tmp_path):
     lab.write()
     md = build_report(lab.dir)[0].read_text()
     assert md.count("| true class | predicted as |") == 4 and "are in the run folder" not in md
+
+
+def test_the_weights_a_run_keeps_are_a_setting_the_report_names():
+    from scratchlab.experiments.summary import describe_selection
+
+    assert describe_selection({}) == "last"
+    assert describe_selection({"keep_best": True}) == "best val"
+    es = {"early_stopping": {"monitor": "val_loss", "patience": 5, "restore_best": True}}
+    assert describe_selection(es) == "early stopping on val_loss (patience 5, best weights)"

@@ -34,6 +34,7 @@ PARAMS = {
     "schedule": "schedule",
     "shuffle": "shuffle",
     "augmentation": "augment",
+    "weights kept": "selection",
     "ensemble": "ensemble",
 }
 CAPTIONS = {

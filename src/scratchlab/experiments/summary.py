@@ -31,6 +31,7 @@ COLUMNS = [
     "schedule",
     "shuffle",
     "augment",
+    "selection",
     "dropout",
     "batch_norm",
     "init",
@@ -82,6 +83,15 @@ def describe_augment(augment: list[dict]) -> str:
     return "+".join(parts)
 
 
+def describe_selection(train: dict) -> str:
+    """Which epoch's weights the run keeps: `last`, `best val` (keep-best) or early stopping."""
+    es = train.get("early_stopping")
+    if es:
+        kept = "best" if es.get("restore_best", True) else "last"
+        return f"early stopping on {es['monitor']} (patience {es['patience']}, {kept} weights)"
+    return "best val" if train.get("keep_best") else "last"
+
+
 def run_row(record: RunRecord) -> dict:
     """The summary row of one finished run (keys `COLUMNS`; NaN for what was not measured)."""
     config, metrics = record.config, record.metrics
@@ -102,6 +112,7 @@ def run_row(record: RunRecord) -> dict:
         "schedule": describe_schedule(train["schedule"]),
         "shuffle": train.get("shuffle", False),
         "augment": describe_augment(train.get("augment", [])),
+        "selection": describe_selection(train),
         "dropout": model.get("dropout", 0.0),
         "batch_norm": model.get("batch_norm", False),
         "init": model.get("init", "?"),
