@@ -246,7 +246,12 @@ def test_report_settings_for_experiment_json(tmp_path):
     )
     settings = report_settings(experiment(tmp_path, body))
     assert settings["baseline"] == "a" and settings["groups"] == {"b": ["b-r0", "b-r1"]}
-    assert settings["reference"] == {"source": "the course", "set": "test", "accuracy": {"a": 38.5}}
+    assert settings["reference"] == {
+        "source": "the course",
+        "set": "test",
+        "accuracy": {"a": 38.5},
+        "precision": 0.0,
+    }
     assert settings["figures"][0]["runs"] == ["a", "b-*"] and settings["grids"] == []
 
 

@@ -272,3 +272,17 @@ def test_a_reference_for_the_retrained_model_reads_its_test_accuracy(tmp_path):
     assert got.measured.value == pytest.approx(0.9642) and got.consistent  # not the 96.00 %
     assert "measured test (retrained) accuracy 96.4 %" in cmp.reference_text(got, "retrain")
     assert not rows["plain"].consistent  # NaN: no retrained model, never "inside"
+
+
+def test_a_rounded_reference_agrees_with_an_interval_that_meets_its_range(tmp_path):
+    """"About 96 %" (precision 0.5): 96.4 % [96.0, 96.8] minus a hair agrees; 97.5 does not."""
+    lab = Lab(tmp_path / "lab")
+    lab.run("near", test=(9640, 10000))  # 96.4 % [96.0, 96.8]
+    lab.run("far", test=(9750, 10000))  # 97.5 % [97.2, 97.8]
+    exact = {"source": "lab", "accuracy": {"near": 95.9, "far": 96.0}}
+    rounded = {**exact, "precision": 0.5}
+    strict = {r.entry.name: r for r in cmp.reference_rows(entries_of(lab), exact)}
+    loose = {r.entry.name: r for r in cmp.reference_rows(entries_of(lab), rounded)}
+    assert not strict["near"].consistent and loose["near"].consistent
+    assert not loose["far"].consistent  # 96.5 at most: below 97.2
+    assert "vs reference 95.9 % ± 0.5" in cmp.reference_text(loose["near"], "test")

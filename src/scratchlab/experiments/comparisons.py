@@ -12,8 +12,9 @@ otherwise on validation:
     else                  no detectable difference
 
 Reference (`reference_rows`): the measured accuracy beside the published one; the reference
-is *consistent* when it lies inside the measured 95 % interval, otherwise the difference is
-reported in points.
+is *consistent* when it lies inside the measured 95 % interval — or, for a published number
+rounded to ± `precision` points, when that range meets the interval — otherwise the
+difference is reported in points.
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ class ReferenceRow:
     reference: float  # fraction
     measured: Interval
     consistent: bool
+    precision: float = 0.0  # fraction: the published number's rounding, ±
+
+    @property
+    def reference_text(self) -> str:
+        """`96.0 %`, or `96.0 % ± 0.5` for a rounded published number."""
+        plus = f" ± {100 * self.precision:g}" if self.precision else ""
+        return f"{100 * self.reference:.1f} %{plus}"
 
 
 def reference_rows(entries: list[Entry], reference: dict | None) -> list[ReferenceRow]:
@@ -116,14 +124,17 @@ def reference_rows(entries: list[Entry], reference: dict | None) -> list[Referen
     if not reference:
         return []
     part = reference.get("set", "test")
+    slack = float(reference.get("precision") or 0.0) / 100.0
     by_name = {e.name: e for e in entries}
     out = []
     for name, value in reference.get("accuracy", {}).items():
         if name in by_name:
             measured = by_name[name].acc(part)
             ref = float(value) / 100.0
-            ok = math.isfinite(measured.value) and measured.lo <= ref <= measured.hi
-            out.append(ReferenceRow(by_name[name], ref, measured, ok))
+            ok = math.isfinite(measured.value) and (
+                measured.lo <= ref + slack and ref - slack <= measured.hi
+            )
+            out.append(ReferenceRow(by_name[name], ref, measured, ok, slack))
     return out
 
 
@@ -132,9 +143,8 @@ def reference_text(row: ReferenceRow, part: str) -> str:
     where = "inside" if row.consistent else "outside"
     return (
         f"`{row.entry.name}`: measured {PART_LABELS.get(part, part)} accuracy "
-        f"{pct_ci(row.measured)} vs reference "
-        f"{100 * row.reference:.1f} % — {signed(diff)} points, the reference lies {where} the "
-        "measured interval."
+        f"{pct_ci(row.measured)} vs reference {row.reference_text} — {signed(diff)} points, "
+        f"the reference lies {where} the measured interval."
     )
 
 

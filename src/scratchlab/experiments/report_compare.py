@@ -54,7 +54,7 @@ def reference_blocks(entries: list[Entry], reference: dict | None) -> list[Block
         [
             r.entry.name,
             pct_ci(r.measured),
-            f"{100 * r.reference:.1f} %",
+            r.reference_text,
             "inside" if r.consistent else "outside",
         ]
         for r in rows

@@ -118,7 +118,7 @@ def results_table(
         if baseline:
             row.append("baseline" if e.name == baseline else _delta(effects.get(e.name)))
         if refs:
-            row.append(f"{100 * refs[e.name].reference:.1f} %" if e.name in refs else "")
+            row.append(refs[e.name].reference_text if e.name in refs else "")
         r = run_row(e.first)
         row += [fmt_param(r[PARAMS[k]]) for k in columns]
         if varying.keys and not columns:

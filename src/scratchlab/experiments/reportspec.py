@@ -6,6 +6,7 @@
     [reference]                  published numbers shown beside the measured ones
     source = "DD2424 Assignment 1 instructions (full CIFAR-10)"
     set = "test"                 # test | val | retrain (the retrained model's test accuracy)
+    precision = 0.5              # ± points the published numbers are rounded to (default 0)
     accuracy = { "lambda0-eta0.1" = 28.2 }        # percent, as papers print them
     [[figures]]                  a figure across runs
     name = "eta"
@@ -37,6 +38,9 @@ class ReferenceSpec(_Strict):
     # "retrain": the test accuracy of the run's model retrained on data.retrain_split
     set: Literal["test", "val", "retrain"] = "test"
     accuracy: dict[str, float]
+    # ± points the published numbers were rounded to ("about 96 %": 0.5); the reference
+    # agrees with a measurement whose 95 % interval meets [value − precision, value + precision]
+    precision: float = Field(0.0, ge=0.0, le=50.0, allow_inf_nan=False)
 
     @field_validator("accuracy")
     @classmethod
