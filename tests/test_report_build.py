@@ -272,3 +272,12 @@ def test_the_weights_a_run_keeps_are_a_setting_the_report_names():
     assert describe_selection({"keep_best": True}) == "best val"
     es = {"early_stopping": {"monitor": "val_loss", "patience": 5, "restore_best": True}}
     assert describe_selection(es) == "early stopping on val_loss (patience 5, best weights)"
+
+
+def test_augmentations_read_with_spaces_so_a_narrow_pdf_cell_can_wrap_them():
+    from scratchlab.experiments.summary import describe_augment
+
+    affine = {"kind": "affine", "max_rotate": 10.0, "max_scale": 0.1, "max_shift": 2.0}
+    text = describe_augment([{"kind": "flip", "p": 0.5}, affine])
+    assert text == "flip(p=0.5) + affine(max_rotate=10, max_scale=0.1, max_shift=2)"
+    assert max(len(word) for word in text.split()) <= 18  # no 50-character unbreakable word

@@ -74,13 +74,13 @@ def describe_augment(augment: list[dict]) -> str:
         return "none"
     parts = []
     for spec in augment:
-        params = ",".join(
+        params = ", ".join(
             f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in spec.items()
             if k != "kind"
         )
         parts.append(f"{spec['kind']}({params})" if params else spec["kind"])
-    return "+".join(parts)
+    return " + ".join(parts)  # spaces: a narrow table cell (PDF) may wrap between them
 
 
 def describe_selection(train: dict) -> str:
