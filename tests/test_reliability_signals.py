@@ -68,6 +68,12 @@ def _cmdline(pid: int) -> str:
         return "?"
 
 
+def _default_sigint() -> None:
+    """The child's Ctrl-C as at a terminal: a suite started in the background of a
+    non-interactive shell (`.ci/run &`) ignores SIGINT, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _snapshot(folder: Path) -> dict:
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
@@ -87,7 +93,8 @@ def test_a_signal_stops_every_worker_and_the_runs_resume(tmp_path, sig, referenc
     args = [sys.executable, "-m", "scratchlab.cli", "run", str(path), "--out", str(out),
             "--jobs", "2"]  # fmt: skip
     proc = subprocess.Popen(args, cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)  # fmt: skip
     ckpts = [out / "lab" / r / "checkpoint.npz" for r in ("r1", "r2")]
     deadline = time.monotonic() + 120
     while min(_epoch(c) for c in ckpts) < 2:
