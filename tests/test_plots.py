@@ -312,7 +312,7 @@ def test_confusion_with_counts(monkeypatch, tmp_path):
     cm = np.array([[0.5, 0.5], [0.0, 1.0]])
     plots.plot_confusion(cm, ["a", "b"], tmp_path / "c.png", counts=[[5, 5], [0, 10]])
     texts = figs[0][0][2]
-    assert texts == ["5\n0.50", "5\n0.50", "0\n0.00", "10\n1.00"]
+    assert texts == ["5\n50 %", "5\n50 %", "0\n0 %", "10\n100 %"]  # shares in percent
     with pytest.raises(ValueError, match="counts"):
         plots.plot_confusion(cm, ["a", "b"], tmp_path / "c.png", counts=[[1]])
 

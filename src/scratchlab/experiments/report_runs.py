@@ -43,8 +43,8 @@ CAPTIONS = {
     "weights": "Learnt weights of each class, reshaped to an image and min-max scaled.",
     "units": "First-layer unit templates, min-max scaled.",
     "augmentation": "Training images before (top) and after (bottom) augmentation.",
-    "confusion": "Confusion matrix on the test set (rows: true class; colour: fraction of the "
-    "true class).",
+    "confusion": "Confusion matrix on the test set (rows: true class; colour and percent: "
+    "share of the true class).",
     "misclassified": "Misclassified test images with their true and predicted labels.",
     "retrain_curves": "Retraining on the full training set (no validation set).",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.ticker import PercentFormatter
 
 from scratchlab.plots._base import (
     SMALL,
@@ -19,9 +20,9 @@ from scratchlab.plots._base import (
 def plot_confusion(cm_normalised, class_names: Sequence[str], path, title=None, counts=None):
     """Annotated heatmap of a row-normalised confusion matrix (K, K).
 
-    Rows = true class, columns = predicted class; the colour is the fraction of the true
-    class. Each cell shows its fraction with 2 decimals or, given `counts` (the (K, K) image
-    counts), the count with the fraction below it (cells are left blank for K > 25).
+    Rows = true class, columns = predicted class; the colour is the share of the true class.
+    Each cell shows its share in percent or, given `counts` (the (K, K) image counts), the
+    count with the share below it (only the count for K > 12; blank for K > 25).
     """
     cm = np.asarray(cm_normalised, dtype=float)
     K = len(class_names)
@@ -34,13 +35,14 @@ def plot_confusion(cm_normalised, class_names: Sequence[str], path, title=None, 
     fig = new_figure(side + 1.0, side)
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
-    cbar = fig.colorbar(im, ax=ax, shrink=0.85)
-    cbar.set_label("fraction of the true class", fontsize=SMALL + 1)
+    cbar = fig.colorbar(im, ax=ax, shrink=0.85, format=PercentFormatter(1.0, decimals=0))
+    cbar.set_label("share of the true class", fontsize=SMALL + 1)
     if K <= 25:
         size = 9 if K <= 12 else 7
         for (i, j), v in np.ndenumerate(cm):
             colour = "white" if v > 0.55 else "black"
-            text = f"{v:.2f}" if counts is None else f"{counts[i, j]}\n{v:.2f}"
+            share = f"{100 * v:.0f} %"
+            text = share if counts is None else f"{counts[i, j]}\n{share}"
             if counts is not None and K > 12:
                 text = str(counts[i, j])
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=size - 1)
@@ -48,7 +50,7 @@ def plot_confusion(cm_normalised, class_names: Sequence[str], path, title=None, 
     set_category_ticks(ax, class_names, "y")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title or "Confusion matrix (rows sum to 1)", fontsize=TITLE_SIZE)
+    ax.set_title(title or "Confusion matrix (rows sum to 100 %)", fontsize=TITLE_SIZE)
     return save(fig, path)
 
 
