@@ -305,6 +305,24 @@ def test_overlay_heatmaps_intervals_lr_and_stacked(tmp_path):
     read_png(plots.plot_stacked([("λ 0", a), ("λ 1", a)], tmp_path / "s.png", title="λ"))
 
 
+def test_a_run_far_below_the_best_is_drawn_off_the_interval_scale(monkeypatch, tmp_path):
+    from scratchlab.plots import across
+
+    kept = []
+    monkeypatch.setattr(across, "save", lambda fig, path: kept.append(fig.axes[0]) or path)
+    values = [0.98, 0.975, 0.42]  # MNIST: the final model, a regulariser, a full-batch run
+    lo, hi = [x - 0.003 for x in values], [x + 0.003 for x in values]
+    plots.plot_intervals(["final", "dropout", "full-batch"], values, lo, hi, tmp_path / "i.png",
+                         best=0)  # fmt: skip
+    ax = kept[0]
+    left, right = ax.get_xlim()
+    assert 90 < left < 97.2 and right <= 101  # scaled to 97-98 %, not 42-98 %
+    assert "42.0 (off scale)" in [t.get_text() for t in ax.texts]
+    plots.plot_intervals(["a", "b"], [0.40, 0.28], [0.37, 0.25], [0.43, 0.31], tmp_path / "j.png",
+                         best=0)  # fmt: skip
+    assert kept[1].get_xlim()[0] < 25  # 12 points below the best: still on the scale
+
+
 def test_confusion_with_counts(monkeypatch, tmp_path):
     from scratchlab.plots import classification
 

@@ -47,7 +47,8 @@ def comparison(entries: list[Entry], sel: Selection, fig_dir: Path) -> Drawn:
     caption = (
         f"{label.capitalize()} accuracy of each run with its 95 % interval (Wilson; repeated "
         "runs: interval of the mean). ★ best on validation; the shaded band is its interval, "
-        "lighter orange runs lie inside it (tied)."
+        "lighter orange runs lie inside it (tied). A run more than "
+        f"{plots.OFF_SCALE:g} points below the best is marked at the left edge (off scale)."
     )
     if part == "test":
         caption = "Test accuracy of each run with its 95 % interval (no run has a validation set)."

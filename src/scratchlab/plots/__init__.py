@@ -7,7 +7,7 @@ Images are channel-major rows with ``image_shape = (C, H, W)`` as everywhere in 
 from __future__ import annotations
 
 from scratchlab.plots._base import DPI, compact_png, template_images
-from scratchlab.plots.across import plot_heatmaps, plot_intervals, plot_lr, plot_stacked
+from scratchlab.plots.across import OFF_SCALE, plot_heatmaps, plot_intervals, plot_lr, plot_stacked
 from scratchlab.plots.classification import (
     plot_comparison_bars,
     plot_confusion,
@@ -25,6 +25,7 @@ from scratchlab.plots.images import (
 
 __all__ = [
     "DPI",
+    "OFF_SCALE",
     "compact_png",
     "cost_equals_loss",
     "plot_heatmaps",

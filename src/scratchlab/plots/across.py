@@ -30,7 +30,9 @@ def plot_intervals(
 
     The best run (index `best`) is drawn in orange with ★ and its interval shaded across the
     chart, so runs whose dot falls in the shade (`tied`, lighter orange) read as ties.
-    Runs with no value (NaN) show "n/a".
+    Runs with no value (NaN) show "n/a". A run whose interval ends more than `OFF_SCALE`
+    points below the best value is left out of the x-scale (a failed run at 42 % would
+    squash 96-98 % into a line): a triangle at the left edge with its value marks it.
     """
     v, lo, hi = (100 * np.asarray(a, dtype=float) for a in (values, lo, hi))
     n = len(labels)
@@ -41,27 +43,53 @@ def plot_intervals(
     pos = np.arange(n)
     if best is not None and np.isfinite(lo[best]):
         ax.axvspan(lo[best], hi[best], color=BEST, alpha=0.12, lw=0)
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    top = v[best] if best is not None and np.isfinite(v[best]) else np.nanmax(v, initial=-1)
+    off = finite & (hi < top - OFF_SCALE)
+    shown = finite & ~off
+    left = _x_limits(ax, lo[shown], hi[shown]) if shown.any() else 0.0
     tied_set = set(tied)
     for i in range(n):
         colour = BEST if i == best else TIED if i in tied_set else OTHER
-        _interval_row(
-            ax, i, v[i], lo[i], hi[i], colour, np.nanmin(lo) if np.isfinite(lo).any() else 0
-        )
+        if off[i]:
+            _off_scale_row(ax, i, v[i], colour, left)
+        else:
+            _interval_row(ax, i, v[i], lo[i], hi[i], colour, left)
     names = [("★ " if i == best else "") + str(s) for i, s in enumerate(labels)]
     ax.set_yticks(pos, names, fontsize=SMALL)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
-    finite = np.isfinite(lo) & np.isfinite(hi)
-    if finite.any():
-        span = hi[finite].max() - lo[finite].min()
-        right = min(hi[finite].max() + 0.12 * span + 1, 100.0 + 0.08 * span)  # ≤ 100 %
-        ax.set_xlim(max(lo[finite].min() - 0.05 * span - 0.5, 0.0), right)
     ax.set_title(
         fit_title(title or "Accuracy per run with 95 % intervals", 7.8), fontsize=TITLE_SIZE
     )
     return save(fig, path)
+
+
+OFF_SCALE = 15.0  # points below the best value beyond which a run is drawn off the x-scale
+
+
+def _x_limits(ax, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Fit the x-axis to the intervals (with room for the value labels, ≤ 100 %); the left end."""
+    span = hi.max() - lo.min()
+    right = min(hi.max() + 0.12 * span + 1, 100.0 + 0.08 * span)
+    left = max(lo.min() - 0.05 * span - 0.5, 0.0)
+    ax.set_xlim(left, right)
+    return left
+
+
+def _off_scale_row(ax, i: int, v: float, colour: str, left: float) -> None:
+    """Row i of `plot_intervals` for a run far below the others: ◂ at the left edge, its value."""
+    ax.plot([left], [i], "<", color=colour, ms=7, clip_on=False)
+    ax.annotate(
+        f"{v:.1f} (off scale)",
+        (left, i),
+        xytext=(7, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=SMALL - 1,
+    )
 
 
 def _interval_row(ax, i: int, v: float, lo: float, hi: float, colour: str, left: float) -> None:
