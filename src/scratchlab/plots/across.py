@@ -82,14 +82,7 @@ def _x_limits(ax, lo: np.ndarray, hi: np.ndarray) -> float:
 def _off_scale_row(ax, i: int, v: float, colour: str, left: float) -> None:
     """Row i of `plot_intervals` for a run far below the others: ◂ at the left edge, its value."""
     ax.plot([left], [i], "<", color=colour, ms=7, clip_on=False)
-    ax.annotate(
-        f"{v:.1f} (off scale)",
-        (left, i),
-        xytext=(7, 0),
-        textcoords="offset points",
-        va="center",
-        fontsize=SMALL - 1,
-    )
+    _value_label(ax, f"{v:.1f} (off scale)", left, i, 7)
 
 
 def _interval_row(ax, i: int, v: float, lo: float, hi: float, colour: str, left: float) -> None:
@@ -99,13 +92,13 @@ def _interval_row(ax, i: int, v: float, lo: float, hi: float, colour: str, left:
         return
     ax.plot([lo, hi], [i, i], color=colour, lw=2.2, solid_capstyle="butt")
     ax.plot([v], [i], "o", color=colour, ms=6)
+    _value_label(ax, f"{v:.1f}", hi, i, 4)
+
+
+def _value_label(ax, text: str, x: float, i: int, dx: float) -> None:
+    """`text` beside the point (x, row i), `dx` points to its right."""
     ax.annotate(
-        f"{v:.1f}",
-        (hi, i),
-        xytext=(4, 0),
-        textcoords="offset points",
-        va="center",
-        fontsize=SMALL - 1,
+        text, (x, i), xytext=(dx, 0), textcoords="offset points", va="center", fontsize=SMALL - 1
     )
 
 
